@@ -1,0 +1,23 @@
+export { sessionMachine } from './session.machine.js';
+export type {
+  CommitInput,
+  ContainerPhase,
+  ContainerStatus,
+  MailboxOp,
+  OpResult,
+  SessionContext,
+  SessionEmitted,
+  SessionEvent,
+  SessionInput,
+  SessionMachine,
+} from './session.machine.js';
+export { registryMachine } from './registry.machine.js';
+export type {
+  RegistryContext,
+  RegistryEmitted,
+  RegistryEvent,
+  RegistryMachine,
+  ResolveOutcome,
+  ResolveRequest,
+  SessionMode,
+} from './registry.machine.js';

@@ -1,0 +1,26 @@
+/**
+ * session-actors: chat-agent sessions as XState actors over a NanoClaw-compatible data directory.
+ */
+export { createRuntime, Runtime } from './runtime/runtime.js';
+export type { RuntimeOptions, ResolveResult } from './runtime/runtime.js';
+export type {
+  ChannelAdapter,
+  ContainerStatus,
+  InboundMessage,
+  Logger,
+  OutboundDelivery,
+  OutboundDirectMessage,
+  RuntimeEvents,
+  SessionInfo,
+  SessionMode,
+} from './runtime/types.js';
+export { RuntimeError, ERROR_CODES, isRuntimeError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { systemClock, randomIds, sequentialIds } from './runtime/clock.js';
+export type { Clock, IdSource } from './runtime/clock.js';
+export type { ContainerDriver, ContainerHandle, ContainerStartContext, ContainerExitInfo } from './container/driver.js';
+export { consoleAdapter } from './delivery/console-adapter.js';
+export { createPaths } from './files/paths.js';
+export type { SessionPaths } from './files/paths.js';
+export { isSafeSegment, assertSafeSegment } from './files/segment.js';
+export { sessionMachine, registryMachine } from '../machines/index.js';

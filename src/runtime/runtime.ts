@@ -1,0 +1,703 @@
+/**
+ * `createRuntime`: the promise API and events over the registry actor and the session actors.
+ *
+ * Invariants (guarded by test/runtime/*.test.ts):
+ * 1. Every public method validates its arguments first and rejects (never throws) with a
+ *    `RuntimeError`; nothing is queued or written for a rejected call (validation.test.ts).
+ * 2. Every session DB operation goes through the session's actor mailbox; a method resolves only
+ *    after its operation is committed and the DB closed, in call order per session (mailbox.test.ts).
+ * 3. Session actors live only while needed: a stopped, quiet actor is dropped after `passivateMs`
+ *    and re-activated on demand from the central row (lifecycle.test.ts).
+ * 4. On start, sessions the central DB says are running or idle have no container of ours: they
+ *    are reconciled to `stopped` and a `container.status` event says why (lifecycle.test.ts).
+ * 5. `last_active` writes to the central DB are coalesced: at most one transaction per event-loop
+ *    turn, whatever the number of messages (ingest benchmark, mailbox.test.ts).
+ * 6. A listener that throws never breaks the runtime: it is reported as an `error` event.
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { InspectionEvent, Observer } from 'xstate';
+import type { OpResult, SessionEmitted } from '../../machines/session.machine.js';
+import type { ContainerDriver, ContainerHandle } from '../container/driver.js';
+import { Deliverer } from '../delivery/deliverer.js';
+import { consoleAdapter } from '../delivery/console-adapter.js';
+import { RuntimeError, toStorageError } from '../errors.js';
+import { createPaths, type SessionPaths } from '../files/paths.js';
+import {
+  getMessagingGroup,
+  getSession,
+  insertDirectOutbound,
+  listDirectOutbound,
+  listSessions,
+  markSessionClosed,
+  openCentral,
+  setContainerStatus,
+  setLastActive,
+  upsertAgentGroup,
+  upsertMessagingGroup,
+  type SessionRow,
+} from '../store/central.js';
+import type { Db } from '../store/session-db.js';
+import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
+import { ensureSessionFolder, Registry } from './registry.js';
+import { SessionActor } from './session-actor.js';
+import type { BatchEnv, OutboundRow, PollResult } from './session-ops.js';
+import {
+  type ChannelAdapter,
+  type ContainerStatus,
+  type InboundMessage,
+  type Logger,
+  type RuntimeEvents,
+  type SessionInfo,
+  type SessionMode,
+  silentLogger,
+} from './types.js';
+import {
+  parseAgentGroup,
+  parseFilenames,
+  parseInboundMessage,
+  parseMessagingGroup,
+  parseOutboundDirect,
+  parseResolve,
+  parseText,
+  validId,
+} from './validate.js';
+
+export interface RuntimeOptions {
+  dataDir: string;
+  driver?: ContainerDriver | 'process' | 'none';
+  channels?: Record<string, ChannelAdapter>;
+  clock?: Clock;
+  ids?: IdSource;
+  eventLog?: string | false;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  logger?: Logger;
+  autoWake?: boolean;
+  pollMs?: number;
+  idleStopMs?: number;
+  passivateMs?: number;
+  limits?: { maxAttachmentBytes?: number; maxMessageBytes?: number };
+  /** Most operations one commit takes from a session's queue (group-commit cap). */
+  maxBatch?: number;
+  /** Delivery attempts per outbound message before it is recorded `failed`. */
+  deliveryAttempts?: number;
+  /** Backoff before the second delivery attempt; doubles after each further failure. */
+  deliveryBackoffMs?: number;
+}
+
+export interface ResolveResult {
+  session: SessionInfo;
+  created: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+function toInfo(row: SessionRow, status: ContainerStatus, lastActive: string | null): SessionInfo {
+  return {
+    id: row.id,
+    agentGroupId: row.agent_group_id,
+    messagingGroupId: row.messaging_group_id,
+    threadId: row.thread_id,
+    agentProvider: row.agent_provider,
+    status: row.status ?? 'active',
+    containerStatus: status,
+    lastActive,
+    createdAt: row.created_at,
+  };
+}
+
+/** Rejects instead of throwing: every public method runs its body through this. */
+async function guarded<T>(body: () => T | Promise<T>): Promise<T> {
+  return body();
+}
+
+const noneDriver: ContainerDriver = {
+  start: async () => {
+    throw new RuntimeError('INVALID_INPUT', "driver 'none' never starts containers");
+  },
+};
+
+export class Runtime extends EventEmitter<RuntimeEvents> {
+  readonly paths: SessionPaths;
+  readonly dataDir: string;
+  private readonly central: Db;
+  private readonly clock: Clock;
+  private readonly ids: IdSource;
+  private readonly logger: Logger;
+  private readonly driver: ContainerDriver;
+  private readonly channels: Record<string, ChannelAdapter>;
+  private readonly fallbackChannel: ChannelAdapter;
+  private readonly registry: Registry;
+  private readonly deliverer: Deliverer;
+  private readonly live = new Map<string, SessionActor>();
+  private readonly containers = new Map<string, ContainerHandle>();
+  private readonly lastActive = new Map<string, string>();
+  private readonly dirtyLastActive = new Map<string, string>();
+  private flushScheduled = false;
+  private closed = false;
+  private readonly settings: {
+    autoWake: boolean;
+    pollMs: number;
+    idleStopMs: number;
+    passivateMs: number;
+    maxAttachmentBytes: number;
+    maxMessageBytes: number;
+    maxBatch: number;
+  };
+  private readonly inspect: RuntimeOptions['inspect'];
+
+  /** Use `createRuntime`. */
+  constructor(options: RuntimeOptions, driver: ContainerDriver) {
+    super();
+    this.dataDir = options.dataDir;
+    this.clock = options.clock ?? systemClock;
+    this.ids = options.ids ?? randomIds(this.clock);
+    this.logger = options.logger ?? silentLogger;
+    this.driver = driver;
+    this.channels = options.channels ?? {};
+    this.fallbackChannel = consoleAdapter();
+    this.inspect = options.inspect;
+    this.settings = {
+      autoWake: options.autoWake ?? options.driver !== 'none',
+      pollMs: options.pollMs ?? 250,
+      idleStopMs: options.idleStopMs ?? 600_000,
+      passivateMs: options.passivateMs ?? 60_000,
+      maxAttachmentBytes: options.limits?.maxAttachmentBytes ?? 25 * MiB,
+      maxMessageBytes: options.limits?.maxMessageBytes ?? 1 * MiB,
+      maxBatch: options.maxBatch ?? 500,
+    };
+    this.paths = createPaths(options.dataDir);
+    this.central = openCentral(options.dataDir);
+    this.registry = new Registry(
+      { central: this.central, paths: this.paths, clock: this.clock, ids: this.ids },
+      { inspect: this.inspect, onError: (error) => this.report(error) },
+    );
+    this.deliverer = new Deliverer({
+      clock: this.clock,
+      logger: this.logger,
+      adapterFor: (channelType) => (channelType !== null ? this.channels[channelType] : undefined) ?? this.fallbackChannel,
+      nowIso: () => isoAt(this.clock),
+      maxAttempts: options.deliveryAttempts ?? 3,
+      backoffMs: options.deliveryBackoffMs ?? 1000,
+      onDelivered: (e) => this.emit('outbound.delivered', e),
+      onFailed: (e) => this.emit('outbound.failed', e),
+    });
+  }
+
+  /** Repairs missing session folders and reconciles statuses left by a previous process. */
+  recover(): void {
+    const reconciled: { sessionId: string; from: ContainerStatus }[] = [];
+    for (const row of listSessions(this.central, { status: 'active' })) {
+      ensureSessionFolder(this.paths, row.agent_group_id, row.id);
+      if (row.container_status === 'running' || row.container_status === 'idle') {
+        setContainerStatus(this.central, row.id, 'stopped', null);
+        reconciled.push({ sessionId: row.id, from: row.container_status });
+      }
+    }
+    if (reconciled.length === 0) return;
+    // Emitted after createRuntime resolves, so listeners attached right after `await` see them.
+    setImmediate(() => {
+      for (const r of reconciled) {
+        this.logger.warn(r, 'container status reconciled to stopped');
+        this.emit('container.status', { ...r, to: 'stopped', reason: 'reconciled: no live container after restart' });
+      }
+    });
+  }
+
+  override emit<E extends keyof RuntimeEvents>(event: E, ...args: EventEmitter.ArgumentMap<RuntimeEvents>[E]): boolean {
+    const listeners = this.listeners(event) as ((...a: unknown[]) => void)[];
+    for (const listener of listeners) {
+      try {
+        listener(...args);
+      } catch (error) {
+        if (event === 'error') this.logger.error({ error }, 'an error listener threw');
+        else this.report(error);
+      }
+    }
+    return listeners.length > 0;
+  }
+
+  // ---------------------------------------------------------------------------------- groups
+
+  upsertAgentGroup(group: { id: string; name: string; folder?: string; agentProvider?: string | null }): Promise<void> {
+    return this.call(() => {
+      const g = parseAgentGroup(group);
+      this.storage('upsertAgentGroup', () =>
+        upsertAgentGroup(this.central, {
+          id: g.id,
+          name: g.name,
+          folder: g.folder,
+          agent_provider: g.agentProvider,
+          created_at: isoAt(this.clock),
+        }),
+      );
+    });
+  }
+
+  upsertMessagingGroup(group: { id: string; channelType: string; platformId: string; name?: string | null; isGroup?: boolean }): Promise<void> {
+    return this.call(() => {
+      const g = parseMessagingGroup(group);
+      this.storage('upsertMessagingGroup', () =>
+        upsertMessagingGroup(this.central, {
+          id: g.id,
+          channel_type: g.channelType,
+          platform_id: g.platformId,
+          name: g.name,
+          is_group: g.isGroup ? 1 : 0,
+          unknown_sender_policy: 'strict',
+          created_at: isoAt(this.clock),
+        }),
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------------------------- sessions
+
+  resolveSession(args: {
+    agentGroupId: string;
+    messagingGroupId: string | null;
+    threadId: string | null;
+    mode: SessionMode;
+  }): Promise<ResolveResult> {
+    return this.call(async () => {
+      const input = parseResolve(args);
+      const outcome = await this.registry.resolve(input).catch((error: unknown) => {
+        throw toStorageError(error, 'resolveSession');
+      });
+      const session = this.info(outcome.sessionId);
+      if (session === undefined) throw new RuntimeError('STORAGE', `session ${outcome.sessionId} vanished`);
+      if (outcome.created) this.emit('session.created', { session });
+      return { session, created: outcome.created };
+    });
+  }
+
+  getSession(sessionId: string): SessionInfo | undefined {
+    if (this.closed || typeof sessionId !== 'string') return undefined;
+    return this.info(sessionId);
+  }
+
+  listSessions(filter: { agentGroupId?: string; status?: 'active' | 'closed' } = {}): SessionInfo[] {
+    if (this.closed) return [];
+    return listSessions(this.central, filter).map((row) => this.rowInfo(row));
+  }
+
+  closeSession(sessionId: string): Promise<void> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const row = this.row(id);
+      if (row.status === 'closed') return;
+      const actor = this.activate(row);
+      await actor.request({ kind: 'barrier' });
+      actor.send({ type: 'session.close' });
+      await this.stopContainer(actor, 'session closed');
+      this.storage('closeSession', () => markSessionClosed(this.central, id));
+      this.deactivate(id);
+      this.emit('session.closed', { sessionId: id });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------- messages
+
+  writeMessage(sessionId: string, message: InboundMessage): Promise<{ seq: number; duplicate: boolean }> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const msg = parseInboundMessage(message, this.settings.maxMessageBytes);
+      const actor = this.activeActor(id);
+      const result = await actor.request<{ seq: number; duplicate: boolean }>({
+        kind: 'writeMessage',
+        message: msg,
+        nowMs: this.clock.now(),
+      });
+      this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
+      if (!result.duplicate && (msg.trigger ?? 1) === 1 && this.settings.autoWake && actor.status === 'stopped') {
+        actor.send({ type: 'container.wake', reason: `message ${msg.id}` });
+      }
+      return result;
+    });
+  }
+
+  writeSystemResponse(sessionId: string, requestId: string, status: string, result: unknown): Promise<{ id: string; seq: number }> {
+    return this.call(async () => {
+      const sid = validId(sessionId, 'sessionId');
+      const questionId = parseText(requestId, 'requestId');
+      const st = parseText(status, 'status');
+      const content = JSON.stringify({ type: 'question_response', questionId, status: st, result: result ?? null });
+      if (content === undefined) throw new RuntimeError('INVALID_INPUT', 'result must be JSON-serialisable');
+      const id = this.ids.next('sys');
+      const { seq } = await this.writeMessage(sid, { id, kind: 'system', timestamp: isoAt(this.clock), content });
+      return { id, seq };
+    });
+  }
+
+  writeOutboundDirect(
+    sessionId: string,
+    message: { id: string; kind: string; platformId: string | null; channelType: string | null; threadId: string | null; content: string },
+  ): Promise<void> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const msg = parseOutboundDirect(message, this.settings.maxMessageBytes);
+      const actor = this.activeActor(id);
+      await actor.request({ kind: 'writeOutboundDirect', message: msg, timestamp: isoAt(this.clock) }, actor.status === 'stopped');
+      // Delivered by the same loop as the agent's messages; a stopped session has no poll running.
+      if (actor.status === 'stopped') void actor.request({ kind: 'pollOutbound' }).catch((e: unknown) => this.report(e, id));
+    });
+  }
+
+  writeSessionRouting(sessionId: string): Promise<void> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const actor = this.activeActor(id);
+      await this.writeRouting(actor, this.row(id));
+    });
+  }
+
+  readOutboxFiles(sessionId: string, messageId: string, filenames: string[]): Promise<{ filename: string; data: Buffer }[] | undefined> {
+    return this.call(() => {
+      const id = validId(sessionId, 'sessionId');
+      const mid = validId(messageId, 'messageId');
+      const names = parseFilenames(filenames);
+      return this.actorFor(id).request<{ filename: string; data: Buffer }[] | undefined>({
+        kind: 'readOutbox',
+        messageId: mid,
+        filenames: names,
+      });
+    });
+  }
+
+  clearOutbox(sessionId: string, messageId: string): Promise<void> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const mid = validId(messageId, 'messageId');
+      await this.actorFor(id).request({ kind: 'clearOutbox', messageId: mid });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------- containers
+
+  wake(sessionId: string): Promise<void> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const actor = this.activeActor(id);
+      if (actor.status !== 'stopped') return;
+      await new Promise<void>((resolve, reject) => {
+        const onStatus = (e: { sessionId: string; to: ContainerStatus }) => {
+          if (e.sessionId !== id || e.to === 'stopped') return;
+          done();
+          resolve();
+        };
+        const onFailed = (e: { sessionId: string; error: unknown }) => {
+          if (e.sessionId !== id) return;
+          done();
+          reject(toStorageError(e.error, 'wake'));
+        };
+        const done = () => {
+          this.off('container.status', onStatus);
+          this.startFailures.off('failed', onFailed);
+        };
+        this.on('container.status', onStatus);
+        this.startFailures.on('failed', onFailed);
+        actor.send({ type: 'container.wake', reason: 'wake' });
+      });
+    });
+  }
+
+  stop(sessionId: string, reason = 'stop requested'): Promise<void> {
+    return this.call(async () => {
+      const id = validId(sessionId, 'sessionId');
+      const r = parseText(reason, 'reason');
+      const actor = this.live.get(id);
+      if (actor === undefined) {
+        this.row(id);
+        return;
+      }
+      await this.stopContainer(actor, r);
+    });
+  }
+
+  containerStatus(sessionId: string): ContainerStatus {
+    const actor = typeof sessionId === 'string' ? this.live.get(sessionId) : undefined;
+    if (actor !== undefined) return actor.status;
+    const row = typeof sessionId === 'string' ? getSession(this.central, sessionId) : undefined;
+    if (row === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${String(sessionId)} does not exist`);
+    return row.container_status;
+  }
+
+  /** Drains every mailbox, stops containers and closes the central DB. Later calls reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const actors = [...this.live.values()];
+    await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
+    await Promise.allSettled(actors.map((a) => this.stopContainer(a, 'runtime closing')));
+    this.closed = true;
+    this.deliverer.cancel();
+    for (const a of actors) a.stop();
+    this.live.clear();
+    this.registry.stop();
+    this.flushLastActive();
+    this.central.close();
+  }
+
+  /** Number of session actors in memory (passivated sessions are not counted). */
+  get liveSessions(): number {
+    return this.live.size;
+  }
+
+  // ---------------------------------------------------------------------------------- internals
+
+  private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
+
+  private call<T>(body: () => T | Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed'));
+    return guarded(body);
+  }
+
+  private storage<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw toStorageError(error, what);
+    }
+  }
+
+  private report(error: unknown, sessionId?: string): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.logger.error({ error: err, sessionId }, 'runtime error');
+    this.emit('error', sessionId === undefined ? { error: err } : { error: err, sessionId });
+  }
+
+  private row(sessionId: string): SessionRow {
+    const row = getSession(this.central, sessionId);
+    if (row === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} does not exist`);
+    return row;
+  }
+
+  private rowInfo(row: SessionRow): SessionInfo {
+    const actor = this.live.get(row.id);
+    return toInfo(row, actor?.status ?? row.container_status, this.lastActive.get(row.id) ?? row.last_active);
+  }
+
+  private info(sessionId: string): SessionInfo | undefined {
+    const row = getSession(this.central, sessionId);
+    return row && this.rowInfo(row);
+  }
+
+  /** The live actor of an active session, activating it if needed. */
+  private activeActor(sessionId: string): SessionActor {
+    const row = this.row(sessionId);
+    if (row.status === 'closed') throw new RuntimeError('SESSION_CLOSED', `session ${sessionId} is closed`);
+    return this.activate(row);
+  }
+
+  /** Like `activeActor`, but also for closed sessions (reading and clearing files stays allowed). */
+  private actorFor(sessionId: string): SessionActor {
+    return this.activate(this.row(sessionId));
+  }
+
+  private activate(row: SessionRow): SessionActor {
+    const existing = this.live.get(row.id);
+    if (existing !== undefined) return existing;
+    const agentGroupId = row.agent_group_id;
+    const sessionId = row.id;
+    const env: BatchEnv = {
+      sessionDir: this.paths.sessionDir(agentGroupId, sessionId),
+      inboundDbPath: this.paths.inboundDbPath(agentGroupId, sessionId),
+      outboundDbPath: this.paths.outboundDbPath(agentGroupId, sessionId),
+      maxAttachmentBytes: this.settings.maxAttachmentBytes,
+      maxMessageBytes: this.settings.maxMessageBytes,
+      nowIso: () => isoAt(this.clock),
+      warn: (details, message) => this.logger.warn({ sessionId, ...details }, message),
+      directOutbound: () => listDirectOutbound(this.central, sessionId).map((r): OutboundRow => ({ ...r, seq: null, in_reply_to: null, timestamp: r.created_at, deliver_after: null, origin: 'host' })),
+      queueDirectOutbound: (m, timestamp) =>
+        insertDirectOutbound(this.central, {
+          session_id: sessionId,
+          id: m.id,
+          kind: m.kind,
+          platform_id: m.platformId,
+          channel_type: m.channelType,
+          thread_id: m.threadId,
+          content: m.content,
+          created_at: timestamp,
+        }),
+    };
+    const actor = new SessionActor({
+      sessionId,
+      agentGroupId,
+      clock: this.clock,
+      inspect: this.inspect,
+      pollMs: this.settings.pollMs,
+      idleStopMs: this.settings.idleStopMs,
+      passivateMs: this.settings.passivateMs,
+      maxBatch: this.settings.maxBatch,
+      env,
+      startContainer: (id) => this.startContainer(id),
+      stopContainer: (id, reason) => this.stopHandle(id, reason),
+      onResults: (id, results) => this.onResults(id, results),
+      onEmitted: (event) => this.onEmitted(event),
+      onError: (id, error) => this.report(error, id),
+    });
+    this.live.set(sessionId, actor);
+    return actor;
+  }
+
+  private deactivate(sessionId: string): void {
+    const actor = this.live.get(sessionId);
+    if (actor === undefined) return;
+    this.live.delete(sessionId);
+    actor.stop();
+  }
+
+  private onResults(sessionId: string, results: OpResult[]): void {
+    let wrote = false;
+    for (const r of results) {
+      if (!r.ok) continue;
+      if (r.kind === 'writeMessage') {
+        wrote = true;
+      } else if (r.kind === 'pollOutbound') {
+        this.onPoll(sessionId, r.value as PollResult);
+      }
+    }
+    if (wrote) this.touch(sessionId);
+  }
+
+  private onPoll(sessionId: string, poll: PollResult): void {
+    const actor = this.live.get(sessionId);
+    if (actor === undefined) return;
+    if (actor.status !== 'stopped') actor.send({ type: 'container.observed', busy: poll.claimed > 0 || poll.due > 0 });
+    if (poll.undelivered.length === 0) return;
+    const row = getSession(this.central, sessionId);
+    const mg = row?.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
+    this.deliverer.handlePoll(
+      { sessionId, defaultChannelType: mg?.channel_type ?? null, request: (op) => actor.request(op) },
+      poll,
+    );
+  }
+
+  private onEmitted(event: SessionEmitted): void {
+    switch (event.type) {
+      case 'container.status': {
+        const at = event.to === 'running' ? isoAt(this.clock) : null;
+        if (at !== null) this.lastActive.set(event.sessionId, at);
+        try {
+          setContainerStatus(this.central, event.sessionId, event.to, at);
+        } catch (error) {
+          this.report(toStorageError(error, 'container status'), event.sessionId);
+        }
+        this.emit('container.status', { sessionId: event.sessionId, from: event.from, to: event.to, reason: event.reason });
+        return;
+      }
+      case 'container.startFailed':
+        this.logger.warn({ sessionId: event.sessionId, error: event.error }, 'container start failed');
+        this.startFailures.emit('failed', { sessionId: event.sessionId, error: event.error });
+        return;
+      case 'session.passivate':
+        queueMicrotask(() => {
+          const actor = this.live.get(event.sessionId);
+          if (actor !== undefined && actor.isQuiet() && !this.closed) this.deactivate(event.sessionId);
+        });
+        return;
+    }
+  }
+
+  private touch(sessionId: string): void {
+    const at = isoAt(this.clock);
+    this.lastActive.set(sessionId, at);
+    this.dirtyLastActive.set(sessionId, at);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushLastActive());
+  }
+
+  private flushLastActive(): void {
+    this.flushScheduled = false;
+    if (this.dirtyLastActive.size === 0 || !this.central.open) return;
+    const entries = [...this.dirtyLastActive];
+    this.dirtyLastActive.clear();
+    try {
+      setLastActive(this.central, entries);
+    } catch (error) {
+      this.report(toStorageError(error, 'last_active'));
+    }
+  }
+
+  private async writeRouting(actor: SessionActor, row: SessionRow): Promise<void> {
+    const mg = row.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
+    await actor.request({
+      kind: 'writeRouting',
+      routing: { channelType: mg?.channel_type ?? null, platformId: mg?.platform_id ?? null, threadId: row.thread_id },
+      destinations: mg
+        ? [{ name: mg.name ?? mg.id, displayName: mg.name, type: 'channel', channelType: mg.channel_type, platformId: mg.platform_id, agentGroupId: null }]
+        : [],
+    });
+  }
+
+  private async startContainer(sessionId: string): Promise<void> {
+    const row = this.row(sessionId);
+    const actor = this.live.get(sessionId);
+    if (actor === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} is not live`);
+    await this.writeRouting(actor, row);
+    const ag = row.agent_group_id;
+    const handle = await this.driver.start({
+      sessionId,
+      agentGroupId: ag,
+      sessionDir: this.paths.sessionDir(ag, sessionId),
+      inboundDbPath: this.paths.inboundDbPath(ag, sessionId),
+      outboundDbPath: this.paths.outboundDbPath(ag, sessionId),
+      heartbeatPath: this.paths.heartbeatPath(ag, sessionId),
+    });
+    this.containers.set(sessionId, handle);
+    handle.onExit((info) => {
+      if (this.containers.get(sessionId) === handle) this.containers.delete(sessionId);
+      this.live.get(sessionId)?.send({ type: 'container.exited', code: info.code, signal: info.signal });
+    });
+  }
+
+  private async stopHandle(sessionId: string, reason: string): Promise<void> {
+    const handle = this.containers.get(sessionId);
+    if (handle === undefined) {
+      this.live.get(sessionId)?.send({ type: 'container.exited', code: null, signal: null });
+      return;
+    }
+    await handle.stop(reason);
+  }
+
+  private async stopContainer(actor: SessionActor, reason: string): Promise<void> {
+    if (actor.status === 'stopped' && !this.containers.has(actor.id)) {
+      actor.send({ type: 'container.stop', reason });
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const onStatus = (e: { sessionId: string; to: ContainerStatus }) => {
+        if (e.sessionId !== actor.id || e.to !== 'stopped') return;
+        this.off('container.status', onStatus);
+        resolve();
+      };
+      this.on('container.status', onStatus);
+      actor.send({ type: 'container.stop', reason });
+    });
+  }
+}
+
+/** Opens (or creates) a data directory and returns a running runtime. */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  if (typeof options !== 'object' || options === null || typeof options.dataDir !== 'string' || options.dataDir === '') {
+    throw new RuntimeError('INVALID_INPUT', 'createRuntime needs { dataDir }');
+  }
+  const driver = await resolveDriver(options.driver ?? 'process');
+  let runtime: Runtime;
+  try {
+    runtime = new Runtime(options, driver);
+  } catch (error) {
+    throw toStorageError(error, 'createRuntime');
+  }
+  runtime.recover();
+  return runtime;
+}
+
+async function resolveDriver(driver: NonNullable<RuntimeOptions['driver']>): Promise<ContainerDriver> {
+  if (driver === 'none') return noneDriver;
+  if (driver === 'process') {
+    const { processDriver } = await import('../container/process-driver.js');
+    return processDriver();
+  }
+  if (typeof driver === 'object' && driver !== null && typeof driver.start === 'function') return driver;
+  throw new RuntimeError('INVALID_INPUT', "driver must be 'process', 'none' or a ContainerDriver");
+}

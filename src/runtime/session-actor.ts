@@ -1,0 +1,133 @@
+/**
+ * A live session: the session machine provided with its implementations, plus the promise side
+ * of its mailbox (request ids → resolvers).
+ *
+ * Invariants (guarded by test/runtime/mailbox.test.ts):
+ * 1. Every request settles exactly once: by its result in `mailbox.settled`, or by `stop()`,
+ *    which rejects what is still pending with RUNTIME_CLOSED.
+ * 2. Actor errors never escape: the actor has an error observer that reports, and the machine's
+ *    invoked work (`executeBatch`) never throws.
+ */
+import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import {
+  sessionMachine,
+  type CommitInput,
+  type ContainerStatus,
+  type OpResult,
+  type SessionEmitted,
+  type SessionEvent,
+} from '../../machines/session.machine.js';
+import { RuntimeError } from '../errors.js';
+import type { Clock } from './clock.js';
+import { executeBatch, type BatchEnv, type SessionOp } from './session-ops.js';
+
+export interface SessionActorDeps {
+  sessionId: string;
+  agentGroupId: string;
+  clock: Clock;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  pollMs: number;
+  idleStopMs: number;
+  passivateMs: number;
+  maxBatch: number;
+  env: BatchEnv;
+  startContainer(sessionId: string): Promise<void>;
+  stopContainer(sessionId: string, reason: string): Promise<void>;
+  /** Sees every settled result before its caller does (events, delivery, last_active). */
+  onResults(sessionId: string, results: OpResult[]): void;
+  onEmitted(event: SessionEmitted): void;
+  onError(sessionId: string, error: unknown): void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Yields to the event loop once, so a same-tick burst of operations lands in one batch. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class SessionActor {
+  readonly id: string;
+  private readonly actor: Actor<typeof sessionMachine>;
+  private readonly pending = new Map<string, Pending>();
+  private requests = 0;
+
+  constructor(deps: SessionActorDeps) {
+    this.id = deps.sessionId;
+    const machine = sessionMachine.provide({
+      actors: {
+        gather: fromPromise<void>(nextTurn),
+        commitBatch: fromPromise<OpResult[], CommitInput>(async ({ input }) => executeBatch(deps.env, input)),
+        startContainer: fromPromise<void, { sessionId: string }>(({ input }) => deps.startContainer(input.sessionId)),
+        stopContainer: fromPromise<void, { sessionId: string; reason: string }>(({ input }) =>
+          deps.stopContainer(input.sessionId, input.reason),
+        ),
+      },
+    });
+    this.actor = createActor(machine, {
+      id: `session:${deps.sessionId}`,
+      clock: deps.clock,
+      inspect: deps.inspect,
+      input: {
+        sessionId: deps.sessionId,
+        agentGroupId: deps.agentGroupId,
+        pollMs: deps.pollMs,
+        idleStopMs: deps.idleStopMs,
+        passivateMs: deps.passivateMs,
+        maxBatch: deps.maxBatch,
+      },
+    });
+    this.actor.on('mailbox.settled', (e) => {
+      deps.onResults(this.id, e.results);
+      for (const r of e.results) this.settle(r);
+    });
+    this.actor.on('mailbox.failed', (e) => {
+      for (const op of e.ops) this.settle({ requestId: op.requestId, kind: op.kind, ok: false, error: e.error });
+    });
+    this.actor.on('*', (e) => {
+      if (e.type !== 'mailbox.settled' && e.type !== 'mailbox.failed') deps.onEmitted(e);
+    });
+    this.actor.subscribe({ error: (error) => deps.onError(this.id, error) });
+    this.actor.start();
+  }
+
+  /** Queues `op` and resolves with its result once it is committed and the DB closed. */
+  request<T>(op: SessionOp, writesOutbound = false): Promise<T> {
+    const requestId = `${this.id}:${++this.requests}`;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject });
+      this.actor.send({ type: 'mailbox.enqueue', op: { requestId, kind: op.kind, writesOutbound, payload: op } });
+    });
+  }
+
+  send(event: SessionEvent): void {
+    this.actor.send(event);
+  }
+
+  get status(): ContainerStatus {
+    return this.actor.getSnapshot().context.status;
+  }
+
+  /** Stopped, nothing queued or committing, nobody waiting: safe to drop from memory. */
+  isQuiet(): boolean {
+    const { context } = this.actor.getSnapshot();
+    return context.phase === 'stopped' && context.queue.length === 0 && context.inFlight.length === 0 && this.pending.size === 0;
+  }
+
+  stop(): void {
+    this.actor.stop();
+    for (const [requestId, p] of this.pending) {
+      this.pending.delete(requestId);
+      p.reject(new RuntimeError('RUNTIME_CLOSED', `session ${this.id} was stopped before the operation ran`));
+    }
+  }
+
+  private settle(result: OpResult): void {
+    const p = this.pending.get(result.requestId);
+    if (p === undefined) return;
+    this.pending.delete(result.requestId);
+    if (result.ok) p.resolve(result.value);
+    else p.reject(result.error);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The operations a session mailbox carries, and the executor that commits a batch of them.
+ *
+ * Invariants (guarded by test/runtime/mailbox.test.ts):
+ * 1. One batch = one open → BEGIN IMMEDIATE … COMMIT → close cycle of `inbound.db`; operations
+ *    run in queue order, each inside its own savepoint, so one failing operation is rolled back
+ *    and rejected alone while the others commit ("a failed operation in the middle of a batch
+ *    leaves the others committed").
+ * 2. Files written for an operation (inbox attachments) are removed again when that operation or
+ *    the whole commit fails: nothing is half-written.
+ * 3. `outbound.db` is written only through `withOutboundWhileStopped`, with the container status
+ *    the machine handed in as proof.
+ */
+import type { CommitInput, MailboxOp, OpResult } from '../../machines/session.machine.js';
+import { RuntimeError, toStorageError } from '../errors.js';
+import { extractAttachments, removeInboxFiles, type WarnFn } from '../files/inbox.js';
+import { clearOutbox, readOutboxFiles } from '../files/outbox.js';
+import {
+  deliveredIds,
+  findMessageIn,
+  insertMessageIn,
+  recordDelivery,
+  replaceDestinations,
+  writeRouting,
+  type DeliveryRecord,
+  type Destination,
+  type Routing,
+} from '../store/inbound.js';
+import { nextOutboundSeq } from '../store/seq.js';
+import { readOutbound, withInbound, withOutboundWhileStopped, type Db } from '../store/session-db.js';
+import type { InboundMessage, OutboundDirectMessage } from './types.js';
+import { assertContentSize } from './validate.js';
+
+export interface OutboundRow {
+  id: string;
+  seq: number | null;
+  in_reply_to: string | null;
+  timestamp: string;
+  deliver_after: string | null;
+  kind: string;
+  platform_id: string | null;
+  channel_type: string | null;
+  thread_id: string | null;
+  content: string;
+  /** `container` for rows the agent wrote, `host` for `writeOutboundDirect` rows. */
+  origin: 'container' | 'host';
+}
+
+export interface PollResult {
+  /** Due outbound rows (agent's and host's) with no delivery record yet. */
+  undelivered: OutboundRow[];
+  /** The container has claimed work it has not finished. */
+  claimed: number;
+  /** Pending inbound rows that are due and not yet claimed. */
+  due: number;
+}
+
+export type SessionOp =
+  | { kind: 'writeMessage'; message: InboundMessage; nowMs: number }
+  | { kind: 'writeRouting'; routing: Routing; destinations?: Destination[] }
+  | { kind: 'recordDelivery'; record: DeliveryRecord }
+  | { kind: 'pollOutbound' }
+  | { kind: 'readOutbox'; messageId: string; filenames: string[] }
+  | { kind: 'clearOutbox'; messageId: string }
+  | { kind: 'writeOutboundDirect'; message: OutboundDirectMessage; timestamp: string }
+  | { kind: 'barrier' };
+
+export interface BatchEnv {
+  sessionDir: string;
+  inboundDbPath: string;
+  outboundDbPath: string;
+  maxAttachmentBytes: number;
+  maxMessageBytes: number;
+  nowIso(): string;
+  warn: WarnFn;
+  /** Host-originated outbound rows kept in the central DB while a container ran. */
+  directOutbound(): OutboundRow[];
+  /** Records a direct outbound message in the central DB; false when the id was already there. */
+  queueDirectOutbound(message: OutboundDirectMessage, timestamp: string): boolean;
+}
+
+/** What a batch left behind that must be undone if its COMMIT fails. */
+interface Undo {
+  files: { messageId: string; filenames: string[] }[];
+}
+
+type Handler = (db: Db, op: SessionOp, env: BatchEnv, input: CommitInput, undo: Undo) => unknown;
+
+function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, env: BatchEnv, undo: Undo) {
+  const { message } = op;
+  const existing = findMessageIn(db, message.id);
+  if (existing !== undefined) return { seq: existing.seq, duplicate: true };
+  const extracted = extractAttachments({
+    sessionDir: env.sessionDir,
+    messageId: message.id,
+    content: message.content,
+    nowMs: op.nowMs,
+    maxAttachmentBytes: env.maxAttachmentBytes,
+    warn: env.warn,
+  });
+  if (extracted.files.length > 0) undo.files.push({ messageId: message.id, filenames: extracted.files });
+  assertContentSize(message.id, extracted.content, env.maxMessageBytes);
+  const seq = insertMessageIn(db, {
+    id: message.id,
+    kind: message.kind,
+    timestamp: message.timestamp,
+    content: extracted.content,
+    processAfter: message.processAfter ?? null,
+    recurrence: message.recurrence ?? null,
+    trigger: message.trigger ?? 1,
+    platformId: message.platformId ?? null,
+    channelType: message.channelType ?? null,
+    threadId: message.threadId ?? null,
+    sourceSessionId: message.sourceSessionId ?? null,
+    onWake: message.onWake ?? 0,
+  });
+  return { seq, duplicate: false };
+}
+
+const OUTBOUND_COLUMNS = 'id, seq, in_reply_to, timestamp, deliver_after, kind, platform_id, channel_type, thread_id, content';
+
+function pollOutbound(db: Db, env: BatchEnv): PollResult {
+  const delivered = deliveredIds(db);
+  const pendingIn = db
+    .prepare(
+      `SELECT id FROM messages_in WHERE status = 'pending'
+         AND (process_after IS NULL OR datetime(process_after) <= datetime(?))`,
+    )
+    .all(env.nowIso()) as { id: string }[];
+  const { rows, acks } = readOutbound(env.outboundDbPath, (out) => ({
+    rows: out
+      .prepare(
+        `SELECT ${OUTBOUND_COLUMNS} FROM messages_out
+         WHERE deliver_after IS NULL OR datetime(deliver_after) <= datetime(?) ORDER BY seq`,
+      )
+      .all(env.nowIso()) as Omit<OutboundRow, 'origin'>[],
+    acks: out.prepare('SELECT message_id, status FROM processing_ack').all() as { message_id: string; status: string }[],
+  }));
+  const acked = new Set(acks.map((a) => a.message_id));
+  const undelivered: OutboundRow[] = [];
+  for (const row of rows) if (!delivered.has(row.id)) undelivered.push({ ...row, origin: 'container' });
+  for (const row of env.directOutbound()) if (!delivered.has(row.id)) undelivered.push(row);
+  return {
+    undelivered,
+    claimed: acks.filter((a) => a.status === 'processing').length,
+    due: pendingIn.filter((r) => !acked.has(r.id)).length,
+  };
+}
+
+/**
+ * A host-originated outbound message. With the container stopped it becomes a `messages_out` row
+ * with the next odd seq over both tables (the agent sees it on its next start); otherwise
+ * `outbound.db` belongs to the container, so it is kept in the central DB until delivered.
+ */
+function writeOutboundDirect(db: Db, op: Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env: BatchEnv, input: CommitInput) {
+  const { message } = op;
+  if (input.containerStatus !== 'stopped') {
+    env.queueDirectOutbound(message, op.timestamp);
+    return { stored: 'central' };
+  }
+  withOutboundWhileStopped(env.outboundDbPath, input.containerStatus, (out) => {
+    if (out.prepare('SELECT 1 FROM messages_out WHERE id = ?').get(message.id) !== undefined) return;
+    out
+      .prepare(
+        `INSERT INTO messages_out (id, seq, in_reply_to, timestamp, deliver_after, recurrence, kind, platform_id, channel_type, thread_id, content)
+         VALUES (?, ?, NULL, ?, NULL, NULL, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        message.id,
+        nextOutboundSeq(db, out),
+        op.timestamp,
+        message.kind,
+        message.platformId,
+        message.channelType,
+        message.threadId,
+        message.content,
+      );
+  });
+  return { stored: 'outbound' };
+}
+
+const handlers: Record<SessionOp['kind'], Handler> = {
+  writeMessage: (db, op, env, _input, undo) => writeMessage(db, op as Extract<SessionOp, { kind: 'writeMessage' }>, env, undo),
+  writeRouting: (db, op) => {
+    const o = op as Extract<SessionOp, { kind: 'writeRouting' }>;
+    writeRouting(db, o.routing);
+    if (o.destinations !== undefined) replaceDestinations(db, o.destinations);
+    return undefined;
+  },
+  recordDelivery: (db, op) => recordDelivery(db, (op as Extract<SessionOp, { kind: 'recordDelivery' }>).record),
+  pollOutbound: (db, _op, env) => pollOutbound(db, env),
+  readOutbox: (_db, op, env) => {
+    const o = op as Extract<SessionOp, { kind: 'readOutbox' }>;
+    return readOutboxFiles(env.sessionDir, o.messageId, o.filenames, env.warn);
+  },
+  clearOutbox: (_db, op, env) => clearOutbox(env.sessionDir, (op as Extract<SessionOp, { kind: 'clearOutbox' }>).messageId, env.warn),
+  writeOutboundDirect: (db, op, env, input) =>
+    writeOutboundDirect(db, op as Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env, input),
+  barrier: () => undefined,
+};
+
+function failure(op: MailboxOp, error: unknown, what: string): OpResult {
+  return { requestId: op.requestId, kind: op.kind, ok: false, error: toStorageError(error, what) };
+}
+
+function undoFiles(env: BatchEnv, files: Undo['files']): void {
+  for (const f of files) removeInboxFiles(env.sessionDir, f.messageId, f.filenames, env.warn);
+}
+
+/**
+ * Commits one batch. Never throws: every failure becomes a per-operation `RuntimeError` result
+ * (a failed COMMIT or open rejects every operation of the batch with `STORAGE`).
+ */
+export function executeBatch(env: BatchEnv, input: CommitInput): OpResult[] {
+  const batchUndo: Undo = { files: [] };
+  try {
+    return withInbound(env.inboundDbPath, (db) =>
+      input.ops.map((op): OpResult => {
+        const opUndo: Undo = { files: [] };
+        try {
+          const handler = handlers[op.kind as SessionOp['kind']];
+          if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
+          const value = db.transaction(() => handler(db, op.payload as SessionOp, env, input, opUndo))();
+          batchUndo.files.push(...opUndo.files);
+          return { requestId: op.requestId, kind: op.kind, ok: true, value };
+        } catch (error) {
+          undoFiles(env, opUndo.files);
+          return failure(op, error, `${op.kind} failed`);
+        }
+      }),
+    );
+  } catch (error) {
+    undoFiles(env, batchUndo.files);
+    return input.ops.map((op) => failure(op, error, 'commit failed'));
+  }
+}

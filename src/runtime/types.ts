@@ -1,0 +1,82 @@
+/**
+ * The public shapes of API.md: sessions, messages, adapters, events.
+ */
+import type { ContainerStatus } from '../../machines/session.machine.js';
+import type { SessionMode } from '../../machines/registry.machine.js';
+
+export type { ContainerStatus, SessionMode };
+
+export interface SessionInfo {
+  id: string;
+  agentGroupId: string;
+  messagingGroupId: string | null;
+  threadId: string | null;
+  agentProvider: string | null;
+  status: 'active' | 'closed';
+  containerStatus: ContainerStatus;
+  lastActive: string | null;
+  createdAt: string;
+}
+
+export interface InboundMessage {
+  id: string;
+  kind: string;
+  timestamp: string;
+  content: string;
+  platformId?: string | null;
+  channelType?: string | null;
+  threadId?: string | null;
+  processAfter?: string | null;
+  recurrence?: string | null;
+  trigger?: 0 | 1;
+  sourceSessionId?: string | null;
+  onWake?: 0 | 1;
+}
+
+export interface OutboundDirectMessage {
+  id: string;
+  kind: string;
+  platformId: string | null;
+  channelType: string | null;
+  threadId: string | null;
+  content: string;
+}
+
+export interface OutboundDelivery {
+  sessionId: string;
+  messageId: string;
+  kind: string;
+  channelType: string | null;
+  platformId: string | null;
+  threadId: string | null;
+  content: unknown;
+  files?: { filename: string; data: Buffer }[];
+}
+
+export interface ChannelAdapter {
+  deliver(msg: OutboundDelivery): Promise<{ platformMessageId: string | null }>;
+}
+
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+export interface RuntimeEvents {
+  'session.created': (e: { session: SessionInfo }) => void;
+  'session.closed': (e: { sessionId: string }) => void;
+  'container.status': (e: { sessionId: string; from: ContainerStatus; to: ContainerStatus; reason: string }) => void;
+  'message.written': (e: { sessionId: string; id: string; seq: number; duplicate: boolean }) => void;
+  'outbound.delivered': (e: { sessionId: string; messageId: string; platformMessageId: string | null }) => void;
+  'outbound.failed': (e: { sessionId: string; messageId: string; error: Error }) => void;
+  error: (e: { error: Error; sessionId?: string }) => void;
+}

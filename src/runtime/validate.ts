@@ -1,0 +1,185 @@
+/**
+ * Input validation at the API boundary. Every public method passes its arguments through here
+ * before anything is queued or written.
+ *
+ * Invariants (guarded by test/runtime/validation.test.ts):
+ * 1. An id that is empty, not a string or not a safe path segment is `INVALID_ID`, checked by the
+ *    one segment function; any other malformed argument is `INVALID_INPUT` naming the field.
+ * 2. Validation is pure: it throws before any disk access.
+ */
+import { z } from 'zod';
+import { RuntimeError } from '../errors.js';
+import { assertSafeSegment, type SegmentRole } from '../files/segment.js';
+import type { InboundMessage, OutboundDirectMessage, SessionMode } from './types.js';
+
+const MAX_TEXT = 512;
+const text = z.string().max(MAX_TEXT);
+const optionalText = text.nullable().optional();
+/** Thread ids are channel-supplied but never become paths: any non-empty text without NUL. */
+const threadId = z
+  .string()
+  .min(1)
+  .max(MAX_TEXT)
+  .refine((s) => !s.includes('\0'), 'must not contain NUL')
+  .nullable();
+const timestamp = z.string().min(1).max(64);
+const sqliteTime = z
+  .string()
+  .max(64)
+  .refine((s) => !Number.isNaN(Date.parse(s.includes('T') || s.includes(' ') ? s.replace(' ', 'T') : s)), {
+    message: 'must be a time SQLite datetime() can parse',
+  });
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : what;
+  throw new RuntimeError('INVALID_INPUT', `${what}: ${where} ${issue?.message ?? 'is invalid'}`);
+}
+
+function requireObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RuntimeError('INVALID_INPUT', `${what} must be an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function validId(value: unknown, role: SegmentRole): string {
+  return assertSafeSegment(value, role);
+}
+
+function optionalId(value: unknown, role: SegmentRole): string | null {
+  return value === null || value === undefined ? null : assertSafeSegment(value, role);
+}
+
+export interface AgentGroupInput {
+  id: string;
+  name: string;
+  folder: string;
+  agentProvider: string | null;
+}
+
+export function parseAgentGroup(value: unknown): AgentGroupInput {
+  const obj = requireObject(value, 'agent group');
+  const id = validId(obj.id, 'agentGroupId');
+  const rest = parse(
+    z.object({ name: text.min(1), folder: text.min(1).optional(), agentProvider: optionalText }),
+    obj,
+    'agent group',
+  );
+  return { id, name: rest.name, folder: rest.folder ?? id, agentProvider: rest.agentProvider ?? null };
+}
+
+export interface MessagingGroupInput {
+  id: string;
+  channelType: string;
+  platformId: string;
+  name: string | null;
+  isGroup: boolean;
+}
+
+export function parseMessagingGroup(value: unknown): MessagingGroupInput {
+  const obj = requireObject(value, 'messaging group');
+  const id = validId(obj.id, 'id');
+  const rest = parse(
+    z.object({
+      channelType: text.min(1),
+      platformId: text.min(1),
+      name: optionalText,
+      isGroup: z.boolean().optional(),
+    }),
+    obj,
+    'messaging group',
+  );
+  return {
+    id,
+    channelType: rest.channelType,
+    platformId: rest.platformId,
+    name: rest.name ?? null,
+    isGroup: rest.isGroup ?? false,
+  };
+}
+
+export interface ResolveInput {
+  agentGroupId: string;
+  messagingGroupId: string | null;
+  threadId: string | null;
+  mode: SessionMode;
+}
+
+export function parseResolve(value: unknown): ResolveInput {
+  const obj = requireObject(value, 'resolveSession argument');
+  const agentGroupId = validId(obj.agentGroupId, 'agentGroupId');
+  const messagingGroupId = optionalId(obj.messagingGroupId, 'id');
+  const rest = parse(
+    z.object({ mode: z.enum(['shared', 'per-thread', 'agent-shared']), threadId: threadId.optional() }),
+    obj,
+    'resolveSession argument',
+  );
+  return { agentGroupId, messagingGroupId, threadId: rest.threadId ?? null, mode: rest.mode };
+}
+
+const inboundSchema = z.object({
+  kind: z.enum(['chat', 'chat-sdk', 'task', 'webhook', 'system']),
+  timestamp,
+  content: z.string(),
+  platformId: optionalText,
+  channelType: optionalText,
+  threadId: threadId.optional(),
+  processAfter: sqliteTime.nullable().optional(),
+  recurrence: text.nullable().optional(),
+  trigger: z.union([z.literal(0), z.literal(1)]).optional(),
+  sourceSessionId: z.string().nullable().optional(),
+  onWake: z.union([z.literal(0), z.literal(1)]).optional(),
+});
+
+export function parseInboundMessage(value: unknown, maxMessageBytes: number): InboundMessage {
+  const obj = requireObject(value, 'message');
+  const id = validId(obj.id, 'messageId');
+  if (obj.sourceSessionId !== undefined && obj.sourceSessionId !== null) validId(obj.sourceSessionId, 'sessionId');
+  const rest = parse(inboundSchema, obj, 'message');
+  // Content carrying attachments shrinks once they move to files, so its cap is checked on the
+  // stored text (src/runtime/session-ops.ts); plain content is refused here, before queueing.
+  if (!rest.content.includes('"attachments"')) assertContentSize(id, rest.content, maxMessageBytes);
+  return { ...rest, id };
+}
+
+export function assertContentSize(id: string, content: string, maxMessageBytes: number): void {
+  if (Buffer.byteLength(content) > maxMessageBytes) {
+    throw new RuntimeError('TOO_LARGE', `message ${id}: content exceeds ${maxMessageBytes} bytes`);
+  }
+}
+
+export function parseOutboundDirect(value: unknown, maxMessageBytes: number): OutboundDirectMessage {
+  const obj = requireObject(value, 'outbound message');
+  const id = validId(obj.id, 'messageId');
+  const rest = parse(
+    z.object({
+      kind: text.min(1),
+      platformId: optionalText,
+      channelType: optionalText,
+      threadId: threadId.optional(),
+      content: z.string(),
+    }),
+    obj,
+    'outbound message',
+  );
+  assertContentSize(id, rest.content, maxMessageBytes);
+  return {
+    id,
+    kind: rest.kind,
+    platformId: rest.platformId ?? null,
+    channelType: rest.channelType ?? null,
+    threadId: rest.threadId ?? null,
+    content: rest.content,
+  };
+}
+
+export function parseFilenames(value: unknown): string[] {
+  return parse(z.array(z.string()).max(1000), value, 'filenames');
+}
+
+export function parseText(value: unknown, what: string): string {
+  return parse(text, value, what);
+}

@@ -1,0 +1,114 @@
+/**
+ * Opening the two session DBs: the only way the host touches `inbound.db` and `outbound.db`.
+ *
+ * Invariants (FORMAT.md "The three cross-process invariants"), guarded by test/store/session-db.test.ts:
+ * 1. journal_mode is DELETE on creation and on every writable open, never WAL
+ *    ("every session DB reports journal_mode delete").
+ * 2. Every helper opens, does its work and closes before it returns, on success and on throw;
+ *    no handle outlives a call ("leaves no session DB file descriptor open").
+ * 3. The host writes `inbound.db` only through `withInbound` (one open → transaction → close
+ *    cycle per batch) and writes `outbound.db` only through `withOutboundWhileStopped`, which
+ *    refuses with CONTAINER_RUNNING unless the container status it is handed is `stopped`.
+ */
+import Database from 'better-sqlite3';
+import { RuntimeError } from '../errors.js';
+import { ensureInboundSchema, ensureOutboundSchema, migrateInbound } from './session-schema.js';
+
+export type ContainerStatus = 'stopped' | 'running' | 'idle';
+export type Db = Database.Database;
+
+const BUSY_TIMEOUT_MS = 5000;
+
+function openWritable(path: string, create: boolean): Db {
+  const db = new Database(path, { fileMustExist: !create });
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const mode = db.pragma('journal_mode = DELETE', { simple: true });
+    if (mode !== 'delete') throw new Error(`journal_mode stayed ${String(mode)}`);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function closeQuietly(db: Db): void {
+  if (db.open) db.close();
+}
+
+/** Creates (or repairs) both session DBs with their schemas; both are closed on return. */
+export function createSessionDbs(inboundPath: string, outboundPath: string): void {
+  const inbound = openWritable(inboundPath, true);
+  try {
+    ensureInboundSchema(inbound);
+  } finally {
+    closeQuietly(inbound);
+  }
+  const outbound = openWritable(outboundPath, true);
+  try {
+    ensureOutboundSchema(outbound);
+  } finally {
+    closeQuietly(outbound);
+  }
+}
+
+/**
+ * Runs `fn` inside one `BEGIN IMMEDIATE … COMMIT` on `inbound.db` and closes the file before
+ * returning. `fn` must be synchronous (better-sqlite3 transactions cannot span an await).
+ * Nested `db.transaction(...)` calls inside `fn` become savepoints, which is how a batch lets
+ * one operation fail alone.
+ */
+export function withInbound<T>(path: string, fn: (db: Db) => T): T {
+  const db = openWritable(path, false);
+  try {
+    // The column check runs under the write lock, so two host processes opening one old file
+    // cannot both decide to add the same column.
+    return db
+      .transaction((d: Db) => {
+        migrateInbound(d);
+        return fn(d);
+      })
+      .immediate(db);
+  } finally {
+    closeQuietly(db);
+  }
+}
+
+/** Opens `outbound.db` read-only for one read and closes it right after. */
+export function readOutbound<T>(path: string, fn: (db: Db) => T): T {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return fn(db);
+  } finally {
+    closeQuietly(db);
+  }
+}
+
+/** Opens `inbound.db` read-only (for reads that need no write lock) and closes it right after. */
+export function readInbound<T>(path: string, fn: (db: Db) => T): T {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return fn(db);
+  } finally {
+    closeQuietly(db);
+  }
+}
+
+/**
+ * The host's only write path into `outbound.db`, allowed solely while no container runs for the
+ * session (invariant 3). `status` is the session's container status as its actor sees it.
+ */
+export function withOutboundWhileStopped<T>(path: string, status: ContainerStatus, fn: (db: Db) => T): T {
+  if (status !== 'stopped') {
+    throw new RuntimeError('CONTAINER_RUNNING', `outbound.db may be written by the host only while stopped (${status})`);
+  }
+  const db = openWritable(path, false);
+  try {
+    ensureOutboundSchema(db);
+    return db.transaction(fn).immediate(db);
+  } finally {
+    closeQuietly(db);
+  }
+}
