@@ -172,7 +172,11 @@ class ChildHandle implements ChildContainerHandle {
   }
 
   private emit(line: string, stream: LogStream): void {
-    emitLog(this.options.log, line, { stream, sessionId: this.options.sessionId, agentGroupId: this.options.agentGroupId });
+    emitLog(this.options.log, line, {
+      stream,
+      sessionId: this.options.sessionId,
+      agentGroupId: this.options.agentGroupId,
+    });
   }
 }
 

@@ -3,7 +3,9 @@
  */
 import type { ChannelAdapter, OutboundDelivery } from '../runtime/types.js';
 
-export function consoleAdapter(write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): ChannelAdapter {
+export function consoleAdapter(
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): ChannelAdapter {
   return {
     async deliver(msg: OutboundDelivery) {
       const text =
@@ -11,7 +13,9 @@ export function consoleAdapter(write: (line: string) => void = (line) => process
           ? String((msg.content as { text: unknown }).text)
           : JSON.stringify(msg.content);
       const files = msg.files && msg.files.length > 0 ? ` [files: ${msg.files.map((f) => f.filename).join(', ')}]` : '';
-      write(`[${msg.channelType ?? '?'}:${msg.platformId ?? '?'}${msg.threadId ? `/${msg.threadId}` : ''}] ${text}${files}`);
+      write(
+        `[${msg.channelType ?? '?'}:${msg.platformId ?? '?'}${msg.threadId ? `/${msg.threadId}` : ''}] ${text}${files}`,
+      );
       return { platformMessageId: null };
     },
   };

@@ -100,10 +100,19 @@ export class Deliverer {
       if (outcome.ok) {
         await target.request({
           kind: 'recordDelivery',
-          record: { messageOutId: row.id, platformMessageId: outcome.platformMessageId, status: 'delivered', deliveredAt: deps.nowIso() },
+          record: {
+            messageOutId: row.id,
+            platformMessageId: outcome.platformMessageId,
+            status: 'delivered',
+            deliveredAt: deps.nowIso(),
+          },
         });
         if (names.length > 0) await target.request({ kind: 'clearOutbox', messageId: row.id });
-        deps.onDelivered({ sessionId: target.sessionId, messageId: row.id, platformMessageId: outcome.platformMessageId });
+        deps.onDelivered({
+          sessionId: target.sessionId,
+          messageId: row.id,
+          platformMessageId: outcome.platformMessageId,
+        });
       } else {
         await target.request({
           kind: 'recordDelivery',
@@ -128,7 +137,10 @@ export class Deliverer {
         return { ok: true, platformMessageId: platformMessageId ?? null };
       } catch (error) {
         lastError = error instanceof Error ? error : new Error(String(error));
-        this.deps.logger.warn({ sessionId: msg.sessionId, messageId: msg.messageId, attempt, error: lastError.message }, 'delivery failed');
+        this.deps.logger.warn(
+          { sessionId: msg.sessionId, messageId: msg.messageId, attempt, error: lastError.message },
+          'delivery failed',
+        );
       }
     }
     return { ok: false, error: lastError };

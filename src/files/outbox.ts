@@ -52,7 +52,6 @@ function messageOutboxDir(sessionDir: string, messageId: string, warn: WarnFn): 
 }
 
 function fileProblem(stats: Stats, path: string, dir: GuardedDir, filename: string): string | undefined {
-  
   if (realpathSync(path) !== join(dir.real, filename)) return 'resolves outside the message outbox directory';
   return undefined;
 }
@@ -77,7 +76,8 @@ function readGuardedFile(dir: GuardedDir, filename: string, messageId: string, w
     if (problem === undefined) return readNoFollow(path);
     warn({ messageId, filename, reason: problem }, 'outbox file refused');
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
+    if (errnoCode(error) !== 'ENOENT')
+      warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
   }
   return undefined;
 }

@@ -133,6 +133,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly lastActive = new Map<string, string>();
   private readonly dirtyLastActive = new Map<string, string>();
   private flushScheduled = false;
+  private readonly counters = { commits: 0, operations: 0, lastActiveFlushes: 0 };
   private closed = false;
   private readonly settings: {
     autoWake: boolean;
@@ -174,7 +175,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.deliverer = new Deliverer({
       clock: this.clock,
       logger: this.logger,
-      adapterFor: (channelType) => (channelType !== null ? this.channels[channelType] : undefined) ?? this.fallbackChannel,
+      adapterFor: (channelType) =>
+        (channelType !== null ? this.channels[channelType] : undefined) ?? this.fallbackChannel,
       nowIso: () => isoAt(this.clock),
       maxAttempts: options.deliveryAttempts ?? 3,
       backoffMs: options.deliveryBackoffMs ?? 1000,
@@ -233,7 +235,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  upsertMessagingGroup(group: { id: string; channelType: string; platformId: string; name?: string | null; isGroup?: boolean }): Promise<void> {
+  upsertMessagingGroup(group: {
+    id: string;
+    channelType: string;
+    platformId: string;
+    name?: string | null;
+    isGroup?: boolean;
+  }): Promise<void> {
     return this.call(() => {
       const g = parseMessagingGroup(group);
       this.storage('upsertMessagingGroup', () =>
@@ -315,7 +323,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  writeSystemResponse(sessionId: string, requestId: string, status: string, result: unknown): Promise<{ id: string; seq: number }> {
+  writeSystemResponse(
+    sessionId: string,
+    requestId: string,
+    status: string,
+    result: unknown,
+  ): Promise<{ id: string; seq: number }> {
     return this.call(async () => {
       const sid = validId(sessionId, 'sessionId');
       const questionId = parseText(requestId, 'requestId');
@@ -330,15 +343,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   writeOutboundDirect(
     sessionId: string,
-    message: { id: string; kind: string; platformId: string | null; channelType: string | null; threadId: string | null; content: string },
+    message: {
+      id: string;
+      kind: string;
+      platformId: string | null;
+      channelType: string | null;
+      threadId: string | null;
+      content: string;
+    },
   ): Promise<void> {
     return this.call(async () => {
       const id = validId(sessionId, 'sessionId');
       const msg = parseOutboundDirect(message, this.settings.maxMessageBytes);
       const actor = this.activeActor(id);
-      await actor.request({ kind: 'writeOutboundDirect', message: msg, timestamp: isoAt(this.clock) }, actor.status === 'stopped');
+      await actor.request(
+        { kind: 'writeOutboundDirect', message: msg, timestamp: isoAt(this.clock) },
+        actor.status === 'stopped',
+      );
       // Delivered by the same loop as the agent's messages; a stopped session has no poll running.
-      if (actor.status === 'stopped') void actor.request({ kind: 'pollOutbound' }).catch((e: unknown) => this.report(e, id));
+      if (actor.status === 'stopped')
+        void actor.request({ kind: 'pollOutbound' }).catch((e: unknown) => this.report(e, id));
     });
   }
 
@@ -350,7 +374,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  readOutboxFiles(sessionId: string, messageId: string, filenames: string[]): Promise<{ filename: string; data: Buffer }[] | undefined> {
+  readOutboxFiles(
+    sessionId: string,
+    messageId: string,
+    filenames: string[],
+  ): Promise<{ filename: string; data: Buffer }[] | undefined> {
     return this.call(() => {
       const id = validId(sessionId, 'sessionId');
       const mid = validId(messageId, 'messageId');
@@ -436,9 +464,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.central.close();
   }
 
-  /** Number of session actors in memory (passivated sessions are not counted). */
-  get liveSessions(): number {
-    return this.live.size;
+  /** Counters for observability: mailbox commits and operations, coalesced last_active flushes, live actors. */
+  stats(): { commits: number; operations: number; lastActiveFlushes: number; liveSessions: number } {
+    return { ...this.counters, liveSessions: this.live.size };
   }
 
   // ---------------------------------------------------------------------------------- internals
@@ -482,6 +510,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** The live actor of an active session, activating it if needed. */
   private activeActor(sessionId: string): SessionActor {
+    // A live actor belongs to an active session: closeSession drops the actor before returning.
+    const live = this.live.get(sessionId);
+    if (live !== undefined) return live;
     const row = this.row(sessionId);
     if (row.status === 'closed') throw new RuntimeError('SESSION_CLOSED', `session ${sessionId} is closed`);
     return this.activate(row);
@@ -505,7 +536,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       maxMessageBytes: this.settings.maxMessageBytes,
       nowIso: () => isoAt(this.clock),
       warn: (details, message) => this.logger.warn({ sessionId, ...details }, message),
-      directOutbound: () => listDirectOutbound(this.central, sessionId).map((r): OutboundRow => ({ ...r, seq: null, in_reply_to: null, timestamp: r.created_at, deliver_after: null, origin: 'host' })),
+      directOutbound: () =>
+        listDirectOutbound(this.central, sessionId).map((r): OutboundRow => ({
+          ...r,
+          seq: null,
+          in_reply_to: null,
+          timestamp: r.created_at,
+          deliver_after: null,
+          origin: 'host',
+        })),
       queueDirectOutbound: (m, timestamp) =>
         insertDirectOutbound(this.central, {
           session_id: sessionId,
@@ -546,6 +585,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private onResults(sessionId: string, results: OpResult[]): void {
+    this.counters.commits++;
+    this.counters.operations += results.length;
     let wrote = false;
     for (const r of results) {
       if (!r.ok) continue;
@@ -581,7 +622,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         } catch (error) {
           this.report(toStorageError(error, 'container status'), event.sessionId);
         }
-        this.emit('container.status', { sessionId: event.sessionId, from: event.from, to: event.to, reason: event.reason });
+        this.emit('container.status', {
+          sessionId: event.sessionId,
+          from: event.from,
+          to: event.to,
+          reason: event.reason,
+        });
         return;
       }
       case 'container.startFailed':
@@ -613,6 +659,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.dirtyLastActive.clear();
     try {
       setLastActive(this.central, entries);
+      this.counters.lastActiveFlushes++;
     } catch (error) {
       this.report(toStorageError(error, 'last_active'));
     }
@@ -624,7 +671,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       kind: 'writeRouting',
       routing: { channelType: mg?.channel_type ?? null, platformId: mg?.platform_id ?? null, threadId: row.thread_id },
       destinations: mg
-        ? [{ name: mg.name ?? mg.id, displayName: mg.name, type: 'channel', channelType: mg.channel_type, platformId: mg.platform_id, agentGroupId: null }]
+        ? [
+            {
+              name: mg.name ?? mg.id,
+              displayName: mg.name,
+              type: 'channel',
+              channelType: mg.channel_type,
+              platformId: mg.platform_id,
+              agentGroupId: null,
+            },
+          ]
         : [],
     });
   }
@@ -678,7 +734,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
 /** Opens (or creates) a data directory and returns a running runtime. */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  if (typeof options !== 'object' || options === null || typeof options.dataDir !== 'string' || options.dataDir === '') {
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    typeof options.dataDir !== 'string' ||
+    options.dataDir === ''
+  ) {
     throw new RuntimeError('INVALID_INPUT', 'createRuntime needs { dataDir }');
   }
   const driver = await resolveDriver(options.driver ?? 'process');

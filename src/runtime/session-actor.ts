@@ -112,7 +112,12 @@ export class SessionActor {
   /** Stopped, nothing queued or committing, nobody waiting: safe to drop from memory. */
   isQuiet(): boolean {
     const { context } = this.actor.getSnapshot();
-    return context.phase === 'stopped' && context.queue.length === 0 && context.inFlight.length === 0 && this.pending.size === 0;
+    return (
+      context.phase === 'stopped' &&
+      context.queue.length === 0 &&
+      context.inFlight.length === 0 &&
+      this.pending.size === 0
+    );
   }
 
   stop(): void {

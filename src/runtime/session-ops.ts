@@ -117,7 +117,8 @@ function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, 
   return { seq, duplicate: false };
 }
 
-const OUTBOUND_COLUMNS = 'id, seq, in_reply_to, timestamp, deliver_after, kind, platform_id, channel_type, thread_id, content';
+const OUTBOUND_COLUMNS =
+  'id, seq, in_reply_to, timestamp, deliver_after, kind, platform_id, channel_type, thread_id, content';
 
 function pollOutbound(db: Db, env: BatchEnv): PollResult {
   const delivered = deliveredIds(db);
@@ -134,7 +135,10 @@ function pollOutbound(db: Db, env: BatchEnv): PollResult {
          WHERE deliver_after IS NULL OR datetime(deliver_after) <= datetime(?) ORDER BY seq`,
       )
       .all(env.nowIso()) as Omit<OutboundRow, 'origin'>[],
-    acks: out.prepare('SELECT message_id, status FROM processing_ack').all() as { message_id: string; status: string }[],
+    acks: out.prepare('SELECT message_id, status FROM processing_ack').all() as {
+      message_id: string;
+      status: string;
+    }[],
   }));
   const acked = new Set(acks.map((a) => a.message_id));
   const undelivered: OutboundRow[] = [];
@@ -152,7 +156,12 @@ function pollOutbound(db: Db, env: BatchEnv): PollResult {
  * with the next odd seq over both tables (the agent sees it on its next start); otherwise
  * `outbound.db` belongs to the container, so it is kept in the central DB until delivered.
  */
-function writeOutboundDirect(db: Db, op: Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env: BatchEnv, input: CommitInput) {
+function writeOutboundDirect(
+  db: Db,
+  op: Extract<SessionOp, { kind: 'writeOutboundDirect' }>,
+  env: BatchEnv,
+  input: CommitInput,
+) {
   const { message } = op;
   if (input.containerStatus !== 'stopped') {
     env.queueDirectOutbound(message, op.timestamp);
@@ -180,7 +189,8 @@ function writeOutboundDirect(db: Db, op: Extract<SessionOp, { kind: 'writeOutbou
 }
 
 const handlers: Record<SessionOp['kind'], Handler> = {
-  writeMessage: (db, op, env, _input, undo) => writeMessage(db, op as Extract<SessionOp, { kind: 'writeMessage' }>, env, undo),
+  writeMessage: (db, op, env, _input, undo) =>
+    writeMessage(db, op as Extract<SessionOp, { kind: 'writeMessage' }>, env, undo),
   writeRouting: (db, op) => {
     const o = op as Extract<SessionOp, { kind: 'writeRouting' }>;
     writeRouting(db, o.routing);
@@ -193,7 +203,8 @@ const handlers: Record<SessionOp['kind'], Handler> = {
     const o = op as Extract<SessionOp, { kind: 'readOutbox' }>;
     return readOutboxFiles(env.sessionDir, o.messageId, o.filenames, env.warn);
   },
-  clearOutbox: (_db, op, env) => clearOutbox(env.sessionDir, (op as Extract<SessionOp, { kind: 'clearOutbox' }>).messageId, env.warn),
+  clearOutbox: (_db, op, env) =>
+    clearOutbox(env.sessionDir, (op as Extract<SessionOp, { kind: 'clearOutbox' }>).messageId, env.warn),
   writeOutboundDirect: (db, op, env, input) =>
     writeOutboundDirect(db, op as Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env, input),
   barrier: () => undefined,

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { centralDbPath } from '../files/paths.js';
 import type { ContainerStatus, Db } from './session-db.js';
+import { stmt } from './statements.js';
 
 export const CENTRAL_SCHEMA = `
 CREATE TABLE IF NOT EXISTS agent_groups (
@@ -151,7 +152,8 @@ export function backfillSessionKeys(db: Db): number {
        ORDER BY s.created_at, s.id`,
     )
     .all() as SessionRow[];
-  const insert = db.prepare(
+  const insert = stmt(
+    db,
     'INSERT INTO session_keys (key, mode, agent_group_id, session_id) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
   );
   let added = 0;
@@ -164,7 +166,8 @@ export function backfillSessionKeys(db: Db): number {
 }
 
 export function upsertAgentGroup(db: Db, row: AgentGroupRow): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT INTO agent_groups (id, name, folder, agent_provider, created_at)
      VALUES (@id, @name, @folder, @agent_provider, @created_at)
      ON CONFLICT(id) DO UPDATE SET name = excluded.name, folder = excluded.folder,
@@ -173,11 +176,12 @@ export function upsertAgentGroup(db: Db, row: AgentGroupRow): void {
 }
 
 export function getAgentGroup(db: Db, id: string): AgentGroupRow | undefined {
-  return db.prepare('SELECT * FROM agent_groups WHERE id = ?').get(id) as AgentGroupRow | undefined;
+  return stmt(db, 'SELECT * FROM agent_groups WHERE id = ?').get(id) as AgentGroupRow | undefined;
 }
 
 export function upsertMessagingGroup(db: Db, row: MessagingGroupRow): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT INTO messaging_groups (id, channel_type, platform_id, name, is_group, unknown_sender_policy, created_at)
      VALUES (@id, @channel_type, @platform_id, @name, @is_group, @unknown_sender_policy, @created_at)
      ON CONFLICT(id) DO UPDATE SET channel_type = excluded.channel_type, platform_id = excluded.platform_id,
@@ -186,11 +190,11 @@ export function upsertMessagingGroup(db: Db, row: MessagingGroupRow): void {
 }
 
 export function getMessagingGroup(db: Db, id: string): MessagingGroupRow | undefined {
-  return db.prepare('SELECT * FROM messaging_groups WHERE id = ?').get(id) as MessagingGroupRow | undefined;
+  return stmt(db, 'SELECT * FROM messaging_groups WHERE id = ?').get(id) as MessagingGroupRow | undefined;
 }
 
 export function getSession(db: Db, id: string): SessionRow | undefined {
-  return db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+  return stmt(db, 'SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
 }
 
 export function listSessions(db: Db, filter: { agentGroupId?: string; status?: string } = {}): SessionRow[] {
@@ -204,7 +208,8 @@ export function listSessions(db: Db, filter: { agentGroupId?: string; status?: s
 }
 
 export function insertSession(db: Db, row: SessionRow): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT INTO sessions (id, agent_group_id, messaging_group_id, thread_id, agent_provider, status,
        container_status, last_active, created_at)
      VALUES (@id, @agent_group_id, @messaging_group_id, @thread_id, @agent_provider, @status,
@@ -220,39 +225,41 @@ export interface SessionKeyRow {
 }
 
 export function getSessionKey(db: Db, key: string): SessionKeyRow | undefined {
-  return db.prepare('SELECT * FROM session_keys WHERE key = ?').get(key) as SessionKeyRow | undefined;
+  return stmt(db, 'SELECT * FROM session_keys WHERE key = ?').get(key) as SessionKeyRow | undefined;
 }
 
 export function setSessionKey(db: Db, row: SessionKeyRow): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT INTO session_keys (key, mode, agent_group_id, session_id) VALUES (@key, @mode, @agent_group_id, @session_id)
      ON CONFLICT(key) DO UPDATE SET session_id = excluded.session_id`,
   ).run(row);
 }
 
 export function modeOfSession(db: Db, sessionId: string): SessionMode | undefined {
-  const row = db.prepare('SELECT mode FROM session_keys WHERE session_id = ? LIMIT 1').get(sessionId) as
-    | { mode: SessionMode }
-    | undefined;
+  const row = stmt(db, 'SELECT mode FROM session_keys WHERE session_id = ? LIMIT 1').get(sessionId) as
+    { mode: SessionMode } | undefined;
   return row?.mode;
 }
 
 export function setContainerStatus(db: Db, id: string, status: ContainerStatus, lastActive: string | null): void {
-  db.prepare(
-    'UPDATE sessions SET container_status = ?, last_active = COALESCE(?, last_active) WHERE id = ?',
-  ).run(status, lastActive, id);
+  stmt(db, 'UPDATE sessions SET container_status = ?, last_active = COALESCE(?, last_active) WHERE id = ?').run(
+    status,
+    lastActive,
+    id,
+  );
 }
 
 /** Writes many `last_active` values in one transaction (the coalesced flush). */
 export function setLastActive(db: Db, entries: Iterable<readonly [sessionId: string, at: string]>): void {
-  const update = db.prepare('UPDATE sessions SET last_active = ? WHERE id = ?');
+  const update = stmt(db, 'UPDATE sessions SET last_active = ? WHERE id = ?');
   db.transaction(() => {
     for (const [id, at] of entries) update.run(at, id);
   })();
 }
 
 export function markSessionClosed(db: Db, id: string): void {
-  db.prepare("UPDATE sessions SET status = 'closed', container_status = 'stopped' WHERE id = ?").run(id);
+  stmt(db, "UPDATE sessions SET status = 'closed', container_status = 'stopped' WHERE id = ?").run(id);
 }
 
 /** A host-originated outbound message queued while a container runs (it may not touch outbound.db). */
@@ -286,5 +293,5 @@ export function listDirectOutbound(db: Db, sessionId: string): DirectOutboundRow
 }
 
 export function deleteDirectOutbound(db: Db, sessionId: string, id: string): void {
-  db.prepare('DELETE FROM outbound_direct WHERE session_id = ? AND id = ?').run(sessionId, id);
+  stmt(db, 'DELETE FROM outbound_direct WHERE session_id = ? AND id = ?').run(sessionId, id);
 }

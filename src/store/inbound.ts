@@ -3,6 +3,7 @@
  * `withInbound` (writes) or `readInbound` (reads); nothing here opens or closes a file.
  */
 import type { Db } from './session-db.js';
+import { stmt } from './statements.js';
 import { nextInboundSeq } from './seq.js';
 
 export interface InboundRow {
@@ -41,13 +42,14 @@ export interface NewInboundRow {
 }
 
 export function findMessageIn(db: Db, id: string): InboundRow | undefined {
-  return db.prepare('SELECT * FROM messages_in WHERE id = ?').get(id) as InboundRow | undefined;
+  return stmt(db, 'SELECT * FROM messages_in WHERE id = ?').get(id) as InboundRow | undefined;
 }
 
 /** Inserts a new pending row with the next even seq; returns that seq. */
 export function insertMessageIn(db: Db, row: NewInboundRow): number {
   const seq = nextInboundSeq(db);
-  db.prepare(
+  stmt(
+    db,
     `INSERT INTO messages_in (id, seq, kind, timestamp, status, process_after, recurrence, series_id,
        tries, trigger, platform_id, channel_type, thread_id, content, source_session_id, on_wake)
      VALUES (@id, @seq, @kind, @timestamp, 'pending', @processAfter, @recurrence, @seriesId,
@@ -72,7 +74,7 @@ export function insertMessageIn(db: Db, row: NewInboundRow): number {
 }
 
 export function listMessagesIn(db: Db): InboundRow[] {
-  return db.prepare('SELECT * FROM messages_in ORDER BY seq').all() as InboundRow[];
+  return stmt(db, 'SELECT * FROM messages_in ORDER BY seq').all() as InboundRow[];
 }
 
 export interface DeliveryRecord {
@@ -84,17 +86,16 @@ export interface DeliveryRecord {
 
 /** Records a delivery outcome once; returns false when the message already had one. */
 export function recordDelivery(db: Db, record: DeliveryRecord): boolean {
-  const info = db
-    .prepare(
-      `INSERT INTO delivered (message_out_id, platform_message_id, status, delivered_at)
+  const info = stmt(
+    db,
+    `INSERT INTO delivered (message_out_id, platform_message_id, status, delivered_at)
        VALUES (?, ?, ?, ?) ON CONFLICT(message_out_id) DO NOTHING`,
-    )
-    .run(record.messageOutId, record.platformMessageId, record.status, record.deliveredAt);
+  ).run(record.messageOutId, record.platformMessageId, record.status, record.deliveredAt);
   return info.changes === 1;
 }
 
 export function deliveredIds(db: Db): Set<string> {
-  const rows = db.prepare('SELECT message_out_id AS id FROM delivered').all() as { id: string }[];
+  const rows = stmt(db, 'SELECT message_out_id AS id FROM delivered').all() as { id: string }[];
   return new Set(rows.map((r) => r.id));
 }
 
@@ -105,7 +106,8 @@ export interface Routing {
 }
 
 export function writeRouting(db: Db, routing: Routing): void {
-  db.prepare(
+  stmt(
+    db,
     `INSERT INTO session_routing (id, channel_type, platform_id, thread_id) VALUES (1, ?, ?, ?)
      ON CONFLICT(id) DO UPDATE SET channel_type = excluded.channel_type,
        platform_id = excluded.platform_id, thread_id = excluded.thread_id`,
@@ -113,9 +115,8 @@ export function writeRouting(db: Db, routing: Routing): void {
 }
 
 export function readRouting(db: Db): Routing | undefined {
-  const row = db.prepare('SELECT channel_type, platform_id, thread_id FROM session_routing WHERE id = 1').get() as
-    | { channel_type: string | null; platform_id: string | null; thread_id: string | null }
-    | undefined;
+  const row = stmt(db, 'SELECT channel_type, platform_id, thread_id FROM session_routing WHERE id = 1').get() as
+    { channel_type: string | null; platform_id: string | null; thread_id: string | null } | undefined;
   return row && { channelType: row.channel_type, platformId: row.platform_id, threadId: row.thread_id };
 }
 
@@ -130,8 +131,9 @@ export interface Destination {
 
 /** Replaces the whole destinations table with `list`. */
 export function replaceDestinations(db: Db, list: readonly Destination[]): void {
-  db.prepare('DELETE FROM destinations').run();
-  const insert = db.prepare(
+  stmt(db, 'DELETE FROM destinations').run();
+  const insert = stmt(
+    db,
     `INSERT INTO destinations (name, display_name, type, channel_type, platform_id, agent_group_id)
      VALUES (@name, @displayName, @type, @channelType, @platformId, @agentGroupId)`,
   );

@@ -3,9 +3,10 @@
  * odd ones, unique across both tables. Guarded by test/store/seq.test.ts.
  */
 import type { Db } from './session-db.js';
+import { stmt } from './statements.js';
 
 function maxSeq(db: Db, table: 'messages_in' | 'messages_out'): number {
-  const row = db.prepare(`SELECT COALESCE(MAX(seq), 0) AS m FROM ${table}`).get() as { m: number };
+  const row = stmt(db, `SELECT COALESCE(MAX(seq), 0) AS m FROM ${table}`).get() as { m: number };
   return row.m;
 }
 

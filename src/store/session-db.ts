@@ -40,13 +40,14 @@ function closeQuietly(db: Db): void {
 export function createSessionDbs(inboundPath: string, outboundPath: string): void {
   const inbound = openWritable(inboundPath, true);
   try {
-    ensureInboundSchema(inbound);
+    // One transaction per file: one sync to disk instead of one per CREATE statement.
+    inbound.transaction(() => ensureInboundSchema(inbound)).immediate();
   } finally {
     closeQuietly(inbound);
   }
   const outbound = openWritable(outboundPath, true);
   try {
-    ensureOutboundSchema(outbound);
+    outbound.transaction(() => ensureOutboundSchema(outbound)).immediate();
   } finally {
     closeQuietly(outbound);
   }
@@ -102,7 +103,10 @@ export function readInbound<T>(path: string, fn: (db: Db) => T): T {
  */
 export function withOutboundWhileStopped<T>(path: string, status: ContainerStatus, fn: (db: Db) => T): T {
   if (status !== 'stopped') {
-    throw new RuntimeError('CONTAINER_RUNNING', `outbound.db may be written by the host only while stopped (${status})`);
+    throw new RuntimeError(
+      'CONTAINER_RUNNING',
+      `outbound.db may be written by the host only while stopped (${status})`,
+    );
   }
   const db = openWritable(path, false);
   try {

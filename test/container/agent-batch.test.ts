@@ -68,7 +68,11 @@ describe('parseScript', () => {
         sleepMs: 50,
         fail: true,
         replyFile: { name: 'r.txt', text: 'x' },
-        attachments: [{ name: 'a.png', localPath: 'inbox/m/a.png' }, { localPath: 'inbox/m/b.bin' }, { name: 'no-path' }],
+        attachments: [
+          { name: 'a.png', localPath: 'inbox/m/a.png' },
+          { localPath: 'inbox/m/b.bin' },
+          { name: 'no-path' },
+        ],
       }),
     );
     expect(script).toEqual({

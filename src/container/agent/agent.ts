@@ -65,7 +65,8 @@ function numberFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): 
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -254,13 +255,15 @@ function readInboundSnapshot(path: string): InboundSnapshot {
       )
       .all() as InboundRow[],
     routing: db.prepare('SELECT channel_type, platform_id, thread_id FROM session_routing WHERE id = 1').get() as
-      | Routing
-      | undefined,
+      Routing | undefined,
   }));
 }
 
 function readInboundMaxSeq(path: string): number {
-  return withReadOnly(path, (db) => (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_in').get() as { m: number }).m);
+  return withReadOnly(
+    path,
+    (db) => (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_in').get() as { m: number }).m,
+  );
 }
 
 function readAcked(path: string): Set<string> {
@@ -371,10 +374,11 @@ async function runTurn(
   // 1. Claim the whole batch, and pick the reply ids while the file is open.
   const replyIds = withOutbound(config.outboundDb, (db) => {
     const exists = db.prepare('SELECT 1 FROM messages_out WHERE id = ?');
+    const taken = (id: string): boolean => exists.get(id) !== undefined;
     const ids = new Map<string, string>();
     for (const row of batch) {
       setAck(db, row.id, 'processing');
-      if (row.trigger === 1) ids.set(row.id, replyIdFor(row.id, (id) => exists.get(id) !== undefined));
+      if (row.trigger === 1) ids.set(row.id, replyIdFor(row.id, taken));
     }
     return ids;
   });
@@ -400,7 +404,11 @@ async function runTurn(
         id: replyId,
         inReplyTo: row.id,
         // session_routing is the default destination; a folder without it answers where the row came from.
-        routing: defaultRouting ?? { channel_type: row.channel_type, platform_id: row.platform_id, thread_id: row.thread_id },
+        routing: defaultRouting ?? {
+          channel_type: row.channel_type,
+          platform_id: row.platform_id,
+          thread_id: row.thread_id,
+        },
         content: JSON.stringify(content),
       });
     } catch (error) {
@@ -418,11 +426,11 @@ async function runTurn(
     const insert = db.prepare(
       `INSERT INTO messages_out (id, seq, in_reply_to, timestamp, deliver_after, recurrence, kind,
          platform_id, channel_type, thread_id, content)
-       VALUES (?, ?, ?, ?, NULL, NULL, 'chat', ?, ?, ?, ?)`,
+       VALUES (@id, @seq, @inReplyTo, @timestamp, NULL, NULL, 'chat',
+         @platform_id, @channel_type, @thread_id, @content)`,
     );
-    for (const reply of replies) {
-      const { platform_id, channel_type, thread_id } = reply.routing;
-      insert.run(reply.id, seq, reply.inReplyTo, new Date().toISOString(), platform_id, channel_type, thread_id, reply.content);
+    for (const { id, inReplyTo, routing, content } of replies) {
+      insert.run({ id, seq, inReplyTo, timestamp: new Date().toISOString(), ...routing, content });
       seq += 2;
     }
     for (const row of batch) setAck(db, row.id, failed.has(row.id) ? 'failed' : 'completed');
