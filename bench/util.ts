@@ -4,7 +4,7 @@
  * from `dist/bench/` after `npm run build`).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,6 +61,8 @@ export function environment(): Record<string, unknown> {
     cpuModel: cpu[0]?.model ?? 'unknown',
     cpuCount: cpu.length,
     totalMemMiB: Math.round(totalmem() / 1024 / 1024),
+    /** 1/5/15-minute load averages when the results were written: other work skews timings. */
+    loadAvg: loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
   };
 }

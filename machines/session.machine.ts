@@ -109,7 +109,10 @@ export const sessionMachine = setup({
   guards: {
     hasQueued: ({ context }) => context.queue.length > 0,
     canStart: ({ context }) =>
-      context.wakeRequested && !context.closed && !context.inFlight.some((op) => op.writesOutbound === true),
+      context.wakeRequested &&
+      !context.closed &&
+      !context.inFlight.some((op) => op.writesOutbound === true) &&
+      !context.queue.some((op) => op.writesOutbound === true),
     isStoppedPhase: ({ context }) => context.phase === 'stopped' || context.phase === 'stopping',
     stopRequested: ({ context }) => context.stopRequested,
     containerStopped: ({ context }) => context.phase === 'stopped',

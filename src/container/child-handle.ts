@@ -11,7 +11,7 @@
  *    resolves only once the process has exited; repeated calls share one promise
  *    ("escalates to SIGKILL after killAfterMs").
  * 4. stdout and stderr are piped, always drained, and forwarded line by line to `log`; nothing
- *    is inherited from the host ("forwards output lines to log").
+ *    is inherited from the host ("forwards stdout and stderr lines to log …").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';

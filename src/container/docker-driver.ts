@@ -13,7 +13,7 @@
  *    ("sanitises and bounds the container name").
  * 3. `stop()` asks the runtime (`<bin> stop <name>`), falls back to SIGTERM for the client when
  *    that fails, escalates to `<bin> kill <name>` + SIGKILL after killAfterMs, and resolves when
- *    the `run` client has exited ("runs end to end through a fake runtime binary").
+ *    the `run` client has exited ("dockerDriver through a fake runtime binary › runs end to end …").
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

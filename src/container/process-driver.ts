@@ -3,13 +3,13 @@
  * bundled reference agent (./agent/main). The child finds its session through the environment
  * (`sessionEnv`), exactly as a container would.
  *
- * Invariants (guarded by test/container/process-driver.test.ts and agent.test.ts):
+ * Invariants (guarded by test/container/child-handle.test.ts "processDriver" and agent.test.ts):
  * 1. The child's environment always carries SESSION_DIR, INBOUND_DB, OUTBOUND_DB, HEARTBEAT_PATH,
  *    SESSION_ID and AGENT_GROUP_ID from the start context; `env` cannot override them
  *    ("passes the session environment").
  * 2. The default command runs the agent that sits next to this module: `main.js` when this
  *    module is compiled, `main.ts` through tsx when it runs as TypeScript source
- *    ("bundledAgentCommand picks main.js or main.ts").
+ *    ("bundledAgentCommand picks main.js when compiled …").
  * 3. Lifecycle (spawn errors, onExit once, stop escalation) is child-handle.ts's, not repeated here.
  */
 import { createRequire } from 'node:module';

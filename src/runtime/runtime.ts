@@ -15,6 +15,7 @@
  * 6. A listener that throws never breaks the runtime: it is reported as an `error` event.
  */
 import { EventEmitter } from 'eventemitter3';
+import { rmSync } from 'node:fs';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { OpResult, SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver, ContainerHandle } from '../container/driver.js';
@@ -40,7 +41,7 @@ import type { Db } from '../store/session-db.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
 import { ensureSessionFolder, Registry } from './registry.js';
 import { SessionActor } from './session-actor.js';
-import type { BatchEnv, OutboundRow, PollResult } from './session-ops.js';
+import type { BatchEnv, OutboundRow, PollResult, SweepResult } from './session-ops.js';
 import {
   type ChannelAdapter,
   type ContainerStatus,
@@ -82,6 +83,14 @@ export interface RuntimeOptions {
   deliveryAttempts?: number;
   /** Backoff before the second delivery attempt; doubles after each further failure. */
   deliveryBackoffMs?: number;
+  /** Claimed messages of a dead container are retried after `retryBackoffMs × 2^tries`. */
+  retryBackoffMs?: number;
+  /** Tries before a claimed message is marked `failed`. */
+  maxTries?: number;
+  /** A running container whose heartbeat has not moved for this long is killed. */
+  heartbeatCeilingMs?: number;
+  /** A container that claimed work and whose heartbeat has not moved for this long is killed. */
+  claimSilenceMs?: number;
 }
 
 export interface ResolveResult {
@@ -143,7 +152,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     maxAttachmentBytes: number;
     maxMessageBytes: number;
     maxBatch: number;
+    retryBackoffMs: number;
+    maxTries: number;
+    heartbeatCeilingMs: number;
+    claimSilenceMs: number;
   };
+  /** Last heartbeat mtime seen per running session, and the clock time it was first seen. */
+  private readonly heartbeats = new Map<string, { mtimeMs: number | null; seenAtMs: number }>();
+  private readonly wakeTimers = new Map<string, unknown>();
   private readonly inspect: RuntimeOptions['inspect'];
 
   /** Use `createRuntime`. */
@@ -165,6 +181,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       maxAttachmentBytes: options.limits?.maxAttachmentBytes ?? 25 * MiB,
       maxMessageBytes: options.limits?.maxMessageBytes ?? 1 * MiB,
       maxBatch: options.maxBatch ?? 500,
+      retryBackoffMs: options.retryBackoffMs ?? 5000,
+      maxTries: options.maxTries ?? 5,
+      heartbeatCeilingMs: options.heartbeatCeilingMs ?? 30 * 60_000,
+      claimSilenceMs: options.claimSilenceMs ?? 60_000,
     };
     this.paths = createPaths(options.dataDir);
     this.central = openCentral(options.dataDir);
@@ -196,6 +216,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       }
     }
     if (reconciled.length === 0) return;
+    // Their containers died with the previous process: sweep what those left claimed.
+    for (const r of reconciled) {
+      const row = getSession(this.central, r.sessionId);
+      if (row !== undefined) this.activate(row);
+      this.afterStop(r.sessionId);
+    }
     // Emitted after createRuntime resolves, so listeners attached right after `await` see them.
     setImmediate(() => {
       for (const r of reconciled) {
@@ -457,6 +483,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await Promise.allSettled(actors.map((a) => this.stopContainer(a, 'runtime closing')));
     this.closed = true;
     this.deliverer.cancel();
+    for (const t of this.wakeTimers.values()) this.clock.clearTimeout(t);
+    this.wakeTimers.clear();
     for (const a of actors) a.stop();
     this.live.clear();
     this.registry.stop();
@@ -534,7 +562,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       outboundDbPath: this.paths.outboundDbPath(agentGroupId, sessionId),
       maxAttachmentBytes: this.settings.maxAttachmentBytes,
       maxMessageBytes: this.settings.maxMessageBytes,
+      nowMs: () => this.clock.now(),
       nowIso: () => isoAt(this.clock),
+      heartbeatPath: this.paths.heartbeatPath(agentGroupId, sessionId),
+      retry: { maxTries: this.settings.maxTries, backoffMs: this.settings.retryBackoffMs },
       warn: (details, message) => this.logger.warn({ sessionId, ...details }, message),
       directOutbound: () =>
         listDirectOutbound(this.central, sessionId).map((r): OutboundRow => ({
@@ -594,6 +625,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         wrote = true;
       } else if (r.kind === 'pollOutbound') {
         this.onPoll(sessionId, r.value as PollResult);
+      } else if (r.kind === 'sweep') {
+        this.onSweep(sessionId, r.value as SweepResult);
       }
     }
     if (wrote) this.touch(sessionId);
@@ -602,13 +635,56 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private onPoll(sessionId: string, poll: PollResult): void {
     const actor = this.live.get(sessionId);
     if (actor === undefined) return;
-    if (actor.status !== 'stopped') actor.send({ type: 'container.observed', busy: poll.claimed > 0 || poll.due > 0 });
+    if (actor.status !== 'stopped') {
+      actor.send({ type: 'container.observed', busy: poll.claimed > 0 || poll.due > 0 });
+      this.checkLiveness(actor, poll);
+    }
     if (poll.undelivered.length === 0) return;
     const row = getSession(this.central, sessionId);
     const mg = row?.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
     this.deliverer.handlePoll(
       { sessionId, defaultChannelType: mg?.channel_type ?? null, request: (op) => actor.request(op) },
       poll,
+    );
+  }
+
+  /**
+   * Kills a container that stopped showing signs of life: its heartbeat has not moved for
+   * `heartbeatCeilingMs`, or for `claimSilenceMs` while it holds a claimed message. Silence is
+   * measured on the injected clock from when a heartbeat change was first seen.
+   */
+  private checkLiveness(actor: SessionActor, poll: PollResult): void {
+    const now = this.clock.now();
+    const seen = this.heartbeats.get(actor.id);
+    if (seen === undefined || seen.mtimeMs !== poll.heartbeatMtimeMs) {
+      this.heartbeats.set(actor.id, { mtimeMs: poll.heartbeatMtimeMs, seenAtMs: now });
+      return;
+    }
+    const silence = now - seen.seenAtMs;
+    let reason: string | undefined;
+    if (silence >= this.settings.heartbeatCeilingMs) reason = `stuck: no heartbeat for ${silence} ms`;
+    else if (poll.claimed > 0 && silence >= this.settings.claimSilenceMs) reason = `stuck: silent for ${silence} ms holding claimed work`;
+    if (reason === undefined) return;
+    this.logger.warn({ sessionId: actor.id, silence }, reason);
+    actor.send({ type: 'container.stop', reason });
+  }
+
+  private onSweep(sessionId: string, sweep: SweepResult): void {
+    if (sweep.retried.length === 0 && sweep.failed.length === 0) return;
+    this.logger.warn({ sessionId, ...sweep }, 'claimed messages of a stopped container swept');
+    if (sweep.nextDueAtMs === null || !this.settings.autoWake) return;
+    const previous = this.wakeTimers.get(sessionId);
+    if (previous !== undefined) this.clock.clearTimeout(previous);
+    const delay = Math.max(0, sweep.nextDueAtMs - this.clock.now());
+    this.wakeTimers.set(
+      sessionId,
+      this.clock.setTimeout(() => {
+        this.wakeTimers.delete(sessionId);
+        if (this.closed) return;
+        const row = getSession(this.central, sessionId);
+        if (row === undefined || row.status === 'closed') return;
+        this.activate(row).send({ type: 'container.wake', reason: 'retry of claimed messages' });
+      }, delay),
     );
   }
 
@@ -641,6 +717,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         });
         return;
     }
+  }
+
+  /** A container is gone: sweep the claims it left behind (a host write to outbound.db). */
+  private afterStop(sessionId: string): void {
+    this.heartbeats.delete(sessionId);
+    const actor = this.live.get(sessionId);
+    if (actor === undefined) return;
+    actor.request({ kind: 'sweep' }, true).catch((error: unknown) => this.report(error, sessionId));
   }
 
   private touch(sessionId: string): void {
@@ -691,6 +775,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (actor === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} is not live`);
     await this.writeRouting(actor, row);
     const ag = row.agent_group_id;
+    // A stale heartbeat from an earlier container must not count as a sign of life.
+    rmSync(this.paths.heartbeatPath(ag, sessionId), { force: true });
+    this.heartbeats.delete(sessionId);
     const handle = await this.driver.start({
       sessionId,
       agentGroupId: ag,

@@ -11,6 +11,7 @@
  * 3. `outbound.db` is written only through `withOutboundWhileStopped`, with the container status
  *    the machine handed in as proof.
  */
+import { statSync } from 'node:fs';
 import type { CommitInput, MailboxOp, OpResult } from '../../machines/session.machine.js';
 import { RuntimeError, toStorageError } from '../errors.js';
 import { extractAttachments, removeInboxFiles, type WarnFn } from '../files/inbox.js';
@@ -27,6 +28,7 @@ import {
   type Routing,
 } from '../store/inbound.js';
 import { nextOutboundSeq } from '../store/seq.js';
+import { stmt } from '../store/statements.js';
 import { readOutbound, withInbound, withOutboundWhileStopped, type Db } from '../store/session-db.js';
 import type { InboundMessage, OutboundDirectMessage } from './types.js';
 import { assertContentSize } from './validate.js';
@@ -53,6 +55,23 @@ export interface PollResult {
   claimed: number;
   /** Pending inbound rows that are due and not yet claimed. */
   due: number;
+  /** `.heartbeat` modification time in ms, or null when there is none. */
+  heartbeatMtimeMs: number | null;
+}
+
+export interface SweepResult {
+  /** Claimed messages put back to `pending` for another try. */
+  retried: string[];
+  /** Claimed messages that ran out of tries. */
+  failed: string[];
+  /** Earliest `process_after` among retried messages, in epoch ms. */
+  nextDueAtMs: number | null;
+}
+
+/** Retry policy for messages a dead container had claimed (FORMAT.md "Container side"). */
+export interface RetryPolicy {
+  maxTries: number;
+  backoffMs: number;
 }
 
 export type SessionOp =
@@ -63,6 +82,7 @@ export type SessionOp =
   | { kind: 'readOutbox'; messageId: string; filenames: string[] }
   | { kind: 'clearOutbox'; messageId: string }
   | { kind: 'writeOutboundDirect'; message: OutboundDirectMessage; timestamp: string }
+  | { kind: 'sweep' }
   | { kind: 'barrier' };
 
 export interface BatchEnv {
@@ -71,7 +91,10 @@ export interface BatchEnv {
   outboundDbPath: string;
   maxAttachmentBytes: number;
   maxMessageBytes: number;
+  nowMs(): number;
   nowIso(): string;
+  heartbeatPath: string;
+  retry: RetryPolicy;
   warn: WarnFn;
   /** Host-originated outbound rows kept in the central DB while a container ran. */
   directOutbound(): OutboundRow[];
@@ -140,6 +163,7 @@ function pollOutbound(db: Db, env: BatchEnv): PollResult {
       status: string;
     }[],
   }));
+  syncFinishedAcks(db, acks);
   const acked = new Set(acks.map((a) => a.message_id));
   const undelivered: OutboundRow[] = [];
   for (const row of rows) if (!delivered.has(row.id)) undelivered.push({ ...row, origin: 'container' });
@@ -148,7 +172,65 @@ function pollOutbound(db: Db, env: BatchEnv): PollResult {
     undelivered,
     claimed: acks.filter((a) => a.status === 'processing').length,
     due: pendingIn.filter((r) => !acked.has(r.id)).length,
+    heartbeatMtimeMs: heartbeatMtime(env.heartbeatPath),
   };
+}
+
+function heartbeatMtime(path: string): number | null {
+  try {
+    return statSync(path).mtimeMs;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+interface Ack {
+  message_id: string;
+  status: string;
+}
+
+/** Copies the container's `completed`/`failed` acks into `messages_in.status`. */
+function syncFinishedAcks(db: Db, acks: readonly Ack[]): void {
+  const update = stmt(db, "UPDATE messages_in SET status = ? WHERE id = ? AND status = 'pending'");
+  for (const ack of acks) {
+    if (ack.status === 'completed' || ack.status === 'failed') update.run(ack.status, ack.message_id);
+  }
+}
+
+/**
+ * After a container is gone: syncs finished acks, puts messages it had claimed back to `pending`
+ * with `tries + 1` and a backoff of `backoffMs × 2^tries` (or `failed` once `maxTries` is
+ * reached), and removes those orphan `processing` claims from `outbound.db` — a host write,
+ * allowed only while the container is stopped.
+ */
+function sweep(db: Db, env: BatchEnv, input: CommitInput): SweepResult {
+  return withOutboundWhileStopped(env.outboundDbPath, input.containerStatus, (out) => {
+    const acks = stmt(out, 'SELECT message_id, status FROM processing_ack').all() as Ack[];
+    syncFinishedAcks(db, acks);
+    const result: SweepResult = { retried: [], failed: [], nextDueAtMs: null };
+    const find = stmt(db, "SELECT tries FROM messages_in WHERE id = ? AND status = 'pending'");
+    const retry = stmt(db, 'UPDATE messages_in SET tries = ?, process_after = ? WHERE id = ?');
+    const fail = stmt(db, "UPDATE messages_in SET tries = ?, status = 'failed' WHERE id = ?");
+    const unclaim = stmt(out, "DELETE FROM processing_ack WHERE message_id = ? AND status = 'processing'");
+    for (const ack of acks) {
+      if (ack.status !== 'processing') continue;
+      unclaim.run(ack.message_id);
+      const row = find.get(ack.message_id) as { tries: number | null } | undefined;
+      if (row === undefined) continue;
+      const tries = (row.tries ?? 0) + 1;
+      if (tries >= env.retry.maxTries) {
+        fail.run(tries, ack.message_id);
+        result.failed.push(ack.message_id);
+        continue;
+      }
+      const dueAt = env.nowMs() + env.retry.backoffMs * 2 ** (tries - 1);
+      retry.run(tries, new Date(dueAt).toISOString(), ack.message_id);
+      result.retried.push(ack.message_id);
+      result.nextDueAtMs = result.nextDueAtMs === null ? dueAt : Math.min(result.nextDueAtMs, dueAt);
+    }
+    return result;
+  });
 }
 
 /**
@@ -207,6 +289,7 @@ const handlers: Record<SessionOp['kind'], Handler> = {
     clearOutbox(env.sessionDir, (op as Extract<SessionOp, { kind: 'clearOutbox' }>).messageId, env.warn),
   writeOutboundDirect: (db, op, env, input) =>
     writeOutboundDirect(db, op as Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env, input),
+  sweep: (db, _op, env, input) => sweep(db, env, input),
   barrier: () => undefined,
 };
 

@@ -14,7 +14,8 @@
  *    is opened with journal_mode=DELETE for one short transaction and closed. No DB is open
  *    across an await ("never holds inbound.db or outbound.db open while waiting").
  * 2. A reply's seq is the smallest odd number above max(seq) over `messages_in` and
- *    `messages_out`, both read right before the reply is written ("replies with an odd seq …").
+ *    `messages_out`, both read right before the reply is written ("answers with odd seqs above
+ *    every seq …", "takes the next odd seq above messages_out …").
  * 3. Claim first, outcome last: rows are marked `processing` before the turn; the replies and the
  *    `completed`/`failed` marks go in ONE transaction, so a crash mid-turn leaves `processing`
  *    and no reply ("SIGKILL during a turn …").
