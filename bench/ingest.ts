@@ -143,6 +143,7 @@ function freshDir(root: string, label: string): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function removeDir(dir: string, keep: boolean | undefined, verbose: boolean | undefined): void {
   if (keep) log(verbose, `kept ${dir}`);
@@ -416,58 +417,60 @@ function latencyStats(samples: number[]) {
   return { medianMs: round(median(samples), 3), p90Ms: round(percentile(samples, 90), 3), p99Ms: round(percentile(samples, 99), 3) };
 }
 
+/**
+ * Sequential single writes, (a) and (b) alternating write by write (each in its own fresh data dir
+ * and session), so that background load drifting during the run hits both alike. One
+ * `setImmediate` turn (untimed) separates consecutive writes; (b) also gets its coalesced
+ * `last_active` flush done there or at the start of its next write, as in real use.
+ */
 async function runIdle(writes: number, warmup: number, opts: IngestBenchOptions, root: string): Promise<IngestIdleResult> {
   const n = warmup + writes;
-
   const dirA = freshDir(root, 'idle-naive');
+  const dirB = freshDir(root, 'idle-runtime');
   const naiveSamples: number[] = [];
+  const runtimeSamples: number[] = [];
   try {
-    const { rt, sessions } = await prepareSessions(dirA, 1);
-    await rt.close();
-    const session = sessions[0]!;
-    const messages = buildMessages(sessions, n)[0]!;
+    const a = await prepareSessions(dirA, 1);
+    await a.rt.close();
+    const b = await prepareSessions(dirB, 1);
+    const sessionA = a.sessions[0]!;
+    const sessionB = b.sessions[0]!;
+    const messagesA = buildMessages(a.sessions, n)[0]!;
+    const messagesB = buildMessages(b.sessions, n)[0]!;
+    const acked: number[][] = [[]];
+    const errors: unknown[] = [];
+    b.rt.on('error', (e) => errors.push(e.error));
     const host = new NaiveHost(dirA);
     try {
       for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        host.write(session, messages[i]!);
-        const dt = performance.now() - t0;
-        if (i >= warmup) naiveSamples.push(dt);
-        // Give the loop a turn between writes, as (b) necessarily does.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        let t0 = performance.now();
+        host.write(sessionA, messagesA[i]!);
+        const da = performance.now() - t0;
+        await turn();
+        t0 = performance.now();
+        const r = await b.rt.writeMessage(sessionB.id, messagesB[i]!);
+        const db = performance.now() - t0;
+        await turn();
+        check(!r.duplicate, `idle runtime: ${messagesB[i]!.id} resolved as a duplicate`);
+        acked[0]!.push(r.seq);
+        if (i >= warmup) {
+          naiveSamples.push(da);
+          runtimeSamples.push(db);
+        }
       }
     } finally {
       host.close();
+      await b.rt.close();
     }
-    verifyInbound('idle naive', sessions, n);
+    check(errors.length === 0, `idle runtime reported ${errors.length} error event(s): ${String(errors[0])}`);
+    verifyInbound('idle naive', a.sessions, n);
+    verifyInbound('idle runtime', b.sessions, n, acked);
+    verifyLastActive('idle naive', dirA, a.sessions);
+    verifyLastActive('idle runtime', dirB, b.sessions);
   } finally {
     removeDir(dirA, opts.keepDirs, opts.verbose);
-  }
-
-  const dirB = freshDir(root, 'idle-runtime');
-  const runtimeSamples: number[] = [];
-  try {
-    const { rt, sessions } = await prepareSessions(dirB, 1);
-    const session = sessions[0]!;
-    const messages = buildMessages(sessions, n)[0]!;
-    const acked: number[][] = [[]];
-    try {
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        const r = await rt.writeMessage(session.id, messages[i]!);
-        const dt = performance.now() - t0;
-        check(!r.duplicate, `idle runtime: ${messages[i]!.id} resolved as a duplicate`);
-        acked[0]!.push(r.seq);
-        if (i >= warmup) runtimeSamples.push(dt);
-      }
-    } finally {
-      await rt.close();
-    }
-    verifyInbound('idle runtime', sessions, n, acked);
-  } finally {
     removeDir(dirB, opts.keepDirs, opts.verbose);
   }
-
   const naive = latencyStats(naiveSamples);
   const runtime = latencyStats(runtimeSamples);
   return { writes, naive, runtime, ratio: round(median(runtimeSamples) / median(naiveSamples), 3) };
@@ -556,7 +559,7 @@ export async function runIngestBench(opts: IngestBenchOptions = {}): Promise<Ben
       order: 'interleaved arrival: message i of every session, then message i+1; naive first, then runtime, fresh temp dir each',
       loopDelay:
         'monitorEventLoopDelay({ resolution: 1 }) enabled for the burst only (first writeMessage call to Promise.all settling), plus one ~2 ms idle margin before and one timer tick after so the first and last blocks are recorded',
-      idle: `${idleWarmup} untimed + ${idleWrites} timed sequential single writes to one session, fresh dir each; naive yields one setImmediate turn between writes (untimed)`,
+      idle: `${idleWarmup} untimed + ${idleWrites} timed sequential single writes to one session, fresh dir each, (a) and (b) alternating write by write with one untimed setImmediate turn after each`,
     },
     cases,
     idle,

@@ -26,17 +26,7 @@
  * the directory check and `open` could make us create (never overwrite) a file elsewhere; the
  * real path is re-checked right after `open` and such a file is removed before any byte is written.
  */
-import {
-  closeSync,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  realpathSync,
-  rmdirSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
@@ -117,8 +107,7 @@ export function decodedLength(data: string): number {
 function planEntry(value: unknown, index: number, input: PlanInput, taken: Set<string>): PlannedEntry {
   if (!isJsonObject(value) || !Object.hasOwn(value, 'data')) return { kind: 'keep' };
   const data = value.data;
-  if (typeof data !== 'string' || !isStrictBase64(data))
-    return { kind: 'invalid', entry: value, error: 'invalid_base64' };
+  if (typeof data !== 'string' || !isStrictBase64(data)) return { kind: 'invalid', entry: value, error: 'invalid_base64' };
   const size = decodedLength(data);
   if (size > input.maxAttachmentBytes) {
     throw new RuntimeError(
@@ -150,12 +139,7 @@ export function inboxLocalPath(messageId: string, filename: string): string {
   return `${INBOX_DIR}/${messageId}/${filename}`;
 }
 
-function rewriteEntry(
-  planned: PlannedEntry,
-  original: unknown,
-  messageId: string,
-  saved: ReadonlySet<string>,
-): unknown {
+function rewriteEntry(planned: PlannedEntry, original: unknown, messageId: string, saved: ReadonlySet<string>): unknown {
   if (planned.kind === 'keep') return original;
   // `data` goes; so does any sender-supplied `localPath`: only a file we wrote may be pointed at.
   const { data: _data, localPath: _localPath, ...rest } = planned.entry;
@@ -207,8 +191,7 @@ function checkDir(parent: string, name: string): DirState {
   if (stats.isSymbolicLink()) return { kind: 'refused', path, reason: 'is a symlink' };
   if (!stats.isDirectory()) return { kind: 'refused', path, reason: 'is not a directory' };
   const real = realpathSync(path);
-  if (real !== join(realpathSync(parent), name))
-    return { kind: 'refused', path, reason: 'resolves outside its parent' };
+  if (real !== join(realpathSync(parent), name)) return { kind: 'refused', path, reason: 'resolves outside its parent' };
   return { kind: 'dir', path, real };
 }
 
@@ -304,11 +287,7 @@ export function writePlannedFiles(sessionDir: string, plan: AttachmentPlan, warn
   const dir = prepareMessageDir(sessionDir, messageId);
   if (dir.kind !== 'dir') {
     const reason = dir.kind === 'refused' ? dir.reason : 'missing';
-    for (const file of files)
-      warn(
-        { messageId, filename: file.filename, path: dir.path, reason },
-        'attachment refused: inbox directory is unsafe',
-      );
+    for (const file of files) warn({ messageId, filename: file.filename, path: dir.path, reason }, 'attachment refused: inbox directory is unsafe');
     return [];
   }
   const written: string[] = [];
@@ -356,12 +335,7 @@ function unlinkQuietly(path: string, warn: WarnFn): void {
  * Rollback for `extractAttachments`: removes the given files from `inbox/<messageId>/` and the
  * directory itself when it is then empty. Applies the same directory guards; never throws.
  */
-export function removeInboxFiles(
-  sessionDir: string,
-  messageId: string,
-  filenames: readonly string[],
-  warn: WarnFn = () => {},
-): void {
+export function removeInboxFiles(sessionDir: string, messageId: string, filenames: readonly string[], warn: WarnFn = () => {}): void {
   if (!isSafeSegment(messageId)) {
     warn({ messageId: String(messageId).slice(0, 40) }, 'inbox rollback skipped: unsafe message id');
     return;

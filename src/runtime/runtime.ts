@@ -481,6 +481,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const actors = [...this.live.values()];
     await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
     await Promise.allSettled(actors.map((a) => this.stopContainer(a, 'runtime closing')));
+    // Stopping queued sweeps of the claims those containers left: let them commit too.
+    await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
     this.closed = true;
     this.deliverer.cancel();
     for (const t of this.wakeTimers.values()) this.clock.clearTimeout(t);
@@ -698,6 +700,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         } catch (error) {
           this.report(toStorageError(error, 'container status'), event.sessionId);
         }
+        if (event.to === 'stopped') this.afterStop(event.sessionId);
         this.emit('container.status', {
           sessionId: event.sessionId,
           from: event.from,

@@ -185,7 +185,7 @@ export function upsertMessagingGroup(db: Db, row: MessagingGroupRow): void {
     `INSERT INTO messaging_groups (id, channel_type, platform_id, name, is_group, unknown_sender_policy, created_at)
      VALUES (@id, @channel_type, @platform_id, @name, @is_group, @unknown_sender_policy, @created_at)
      ON CONFLICT(id) DO UPDATE SET channel_type = excluded.channel_type, platform_id = excluded.platform_id,
-       name = excluded.name, is_group = excluded.is_group, unknown_sender_policy = excluded.unknown_sender_policy`,
+       name = excluded.name, is_group = excluded.is_group`,
   ).run(row);
 }
 

@@ -194,6 +194,18 @@ describe('session machine, pure transitions', () => {
     expect(spawnsOf(done.actions, 'startContainer')).toHaveLength(1);
   });
 
+  it('does not start while an outbound write is still queued, and starts once it is committed', () => {
+    const gathering = run(initial(), EV.enqueue('w1', true));
+    expect(mailboxOf(gathering.s)).toBe('gathering');
+    const woken = run(gathering.s, EV.wake);
+    expect(containerOf(woken.s)).toBe('stopped');
+    const committing = run(woken.s, ENV.gatherDone);
+    expect(containerOf(committing.s)).toBe('stopped');
+    expect((spawnsOf(committing.actions, 'commitBatch') as CommitInput[])[0]!.containerStatus).toBe('stopped');
+    const done = run(committing.s, ENV.commitDone(okResults(committing.s.context.inFlight)));
+    expect(containerOf(done.s)).toBe('starting');
+  });
+
   it('lets a start begin while an ordinary (non-outbound) write is in flight', () => {
     const committing = run(initial(), EV.enqueue('r1'), ENV.gatherDone);
     const { s } = run(committing.s, EV.wake);

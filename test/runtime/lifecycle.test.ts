@@ -47,6 +47,8 @@ describe('session actor lifecycle', () => {
     // The first poll found no work, so the live container is idle: still not passivated.
     expect(rt.containerStatus(session.id)).toBe('idle');
     await rt.stop(session.id);
+    // The stop queues a sweep of the container's claims; a later mailbox op settles after it.
+    await rt.writeSessionRouting(session.id);
     clock.increment(1000);
     await flush();
     expect(rt.stats().liveSessions).toBe(0);

@@ -372,9 +372,9 @@ describe('upserts', () => {
     expect(getAgentGroup(db, 'ag-missing')).toBeUndefined();
   });
 
-  it('inserts a messaging group and then updates it, keeping created_at and the sender policy', () => {
+  it('inserts a messaging group and then updates channel, platform id, name and is_group, keeping created_at', () => {
     const db = open();
-    upsertMessagingGroup(db, {
+    const base = {
       id: 'mg-1',
       channel_type: 'slack',
       platform_id: 'C1',
@@ -382,28 +382,42 @@ describe('upserts', () => {
       is_group: 0,
       unknown_sender_policy: 'strict',
       created_at: '2024-01-01',
-    });
-    // An operator loosens the policy outside the runtime; a later upsert must not undo it.
-    db.prepare("UPDATE messaging_groups SET unknown_sender_policy = 'allow' WHERE id = 'mg-1'").run();
+    };
+    upsertMessagingGroup(db, base);
     upsertMessagingGroup(db, {
-      id: 'mg-1',
+      ...base,
       channel_type: 'discord',
       platform_id: 'D2',
       name: 'General',
       is_group: 1,
-      unknown_sender_policy: 'strict',
       created_at: '2025-01-01',
     });
 
-    expect(getMessagingGroup(db, 'mg-1')).toEqual({
+    expect(getMessagingGroup(db, 'mg-1')).toMatchObject({
       id: 'mg-1',
       channel_type: 'discord',
       platform_id: 'D2',
       name: 'General',
       is_group: 1,
-      unknown_sender_policy: 'allow',
       created_at: '2024-01-01',
     });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM messaging_groups').get()).toEqual({ n: 1 });
+    expect(getMessagingGroup(db, 'mg-missing')).toBeUndefined();
+  });
+
+  it('refuses a second messaging group for the same channel and platform id', () => {
+    const db = open();
+    const row = {
+      id: 'mg-1',
+      channel_type: 'slack',
+      platform_id: 'C1',
+      name: null,
+      is_group: 0,
+      unknown_sender_policy: 'strict',
+      created_at: '2024-01-01',
+    };
+    upsertMessagingGroup(db, row);
+    expect(() => upsertMessagingGroup(db, { ...row, id: 'mg-2' })).toThrow(/UNIQUE constraint/);
   });
 
   it('moves a resolution key to a new session on setSessionKey', () => {

@@ -1,0 +1,166 @@
+/**
+ * The whole loop with real child processes and real files: the bundled reference agent answers
+ * through the session folder while the runtime wakes, polls, delivers and sweeps.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { ChildContainerHandle } from '../../src/container/child-handle.js';
+import type { ContainerDriver } from '../../src/container/driver.js';
+import { processDriver } from '../../src/container/process-driver.js';
+import { createRuntime, type RuntimeOptions } from '../../src/runtime/runtime.js';
+import type { ChannelAdapter, OutboundDelivery } from '../../src/runtime/types.js';
+import { nextEvent } from '../helpers/events.js';
+import { useTmpDir } from '../helpers/tmp.js';
+
+const tmp = useTmpDir();
+
+function agentDriver(env: Record<string, string> = {}) {
+  const base = processDriver({ env: { AGENT_POLL_MS: '40', AGENT_IDLE_EXIT_MS: '0', ...env } });
+  const handles: ChildContainerHandle[] = [];
+  const driver: ContainerDriver = {
+    async start(ctx) {
+      const h = (await base.start(ctx)) as ChildContainerHandle;
+      handles.push(h);
+      return h;
+    },
+  };
+  return { driver, handles };
+}
+
+function recorder(fail = 0) {
+  const delivered: OutboundDelivery[] = [];
+  let failures = fail;
+  const adapter: ChannelAdapter = {
+    async deliver(msg) {
+      if (failures-- > 0) throw new Error('channel down');
+      delivered.push(msg);
+      return { platformMessageId: `p-${delivered.length}` };
+    },
+  };
+  return { adapter, delivered };
+}
+
+async function start(options: Partial<RuntimeOptions> & { driver: ContainerDriver }) {
+  const rt = await createRuntime({ dataDir: tmp(), pollMs: 40, deliveryBackoffMs: 20, retryBackoffMs: 50, ...options });
+  await rt.upsertAgentGroup({ id: 'ag', name: 'Agent' });
+  await rt.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
+  const { session } = await rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg', threadId: null, mode: 'shared' });
+  return { rt, session };
+}
+
+const msg = (id: string, content: object) => ({ id, kind: 'chat', timestamp: new Date().toISOString(), content: JSON.stringify(content) });
+
+function inboundRow(rt: { paths: { inboundDbPath(a: string, s: string): string } }, sessionId: string, id: string) {
+  const db = new Database(rt.paths.inboundDbPath('ag', sessionId), { readonly: true });
+  try {
+    return db.prepare('SELECT status, tries FROM messages_in WHERE id = ?').get(id) as { status: string; tries: number };
+  } finally {
+    db.close();
+  }
+}
+
+describe('end to end with the reference agent', () => {
+  it('answers a message: in -> container -> reply delivered to the adapter, then completed', async () => {
+    const { driver } = agentDriver();
+    const { adapter, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const done = nextEvent(rt, 'outbound.delivered');
+    await rt.writeMessage(session.id, msg('m1', { text: 'hello' }));
+    await done;
+    expect(delivered.map((d) => [d.messageId, d.content, d.channelType, d.platformId])).toEqual([
+      ['m1-r1', { text: 'echo: hello' }, 'slack', 'C1'],
+    ]);
+    await rt.close();
+  });
+
+  it('a message written while the container runs is answered by the same container', async () => {
+    const { driver, handles } = agentDriver();
+    const { adapter, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const first = nextEvent(rt, 'outbound.delivered');
+    await rt.writeMessage(session.id, msg('m1', { text: 'one' }));
+    await first;
+    const second = nextEvent(rt, 'outbound.delivered');
+    await rt.writeMessage(session.id, msg('m2', { text: 'two' }));
+    await second;
+    expect(handles).toHaveLength(1);
+    expect(delivered.map((d) => d.content)).toEqual([{ text: 'echo: one' }, { text: 'echo: two' }]);
+    await rt.close();
+  });
+
+  it('attachment in -> inbox -> the agent sends the same bytes back -> adapter -> outbox cleared', async () => {
+    const { driver } = agentDriver();
+    const { adapter, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 10, 13]);
+    const done = nextEvent(rt, 'outbound.delivered');
+    await rt.writeMessage(session.id, msg('m1', { text: 'file', attachments: [{ name: 'blob.bin', data: bytes.toString('base64') }] }));
+    expect(existsSync(`${rt.paths.sessionDir('ag', session.id)}/inbox/m1/blob.bin`)).toBe(true);
+    await done;
+    expect(delivered[0]?.files).toEqual([{ filename: 'blob.bin', data: bytes }]);
+    await rt.readOutboxFiles(session.id, 'm1-r1', ['blob.bin']).then((files) => expect(files).toBeUndefined());
+    expect(existsSync(`${rt.paths.sessionDir('ag', session.id)}/outbox/m1-r1`)).toBe(false);
+    await rt.close();
+  });
+
+  it('an agent killed with SIGKILL mid-turn: the message is retried by a fresh container and completed once', async () => {
+    const { driver, handles } = agentDriver();
+    const { adapter, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const errors: unknown[] = [];
+    rt.on('error', (e) => errors.push(e.error));
+    const running = nextEvent(rt, 'container.status', (e) => e.to === 'running');
+    await rt.writeMessage(session.id, msg('m1', { text: 'slow', sleepMs: 60_000 }));
+    await running;
+    // Wait until the agent has claimed the message (the container goes busy, not idle).
+    await expect.poll(() => claimedBy(rt, session.id), { timeout: 10_000 }).toBe('processing');
+    const stopped = nextEvent(rt, 'container.status', (e) => e.to === 'stopped');
+    process.kill(handles[0]!.pid, 'SIGKILL');
+    await expect(stopped).resolves.toMatchObject({ reason: 'exited on SIGKILL' });
+    await expect.poll(() => inboundRow(rt, session.id, 'm1').tries, { timeout: 10_000 }).toBe(1);
+    // The retry runs the same script; let the next container answer quickly instead.
+    const db = new Database(rt.paths.inboundDbPath('ag', session.id));
+    db.prepare('UPDATE messages_in SET content = ? WHERE id = ?').run(JSON.stringify({ text: 'fast now' }), 'm1');
+    db.close();
+    await nextEvent(rt, 'outbound.delivered');
+    expect(handles).toHaveLength(2);
+    await expect.poll(() => inboundRow(rt, session.id, 'm1').status, { timeout: 10_000 }).toBe('completed');
+    expect(delivered.map((d) => d.content)).toEqual([{ text: 'echo: fast now' }]);
+    await rt.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('a failing adapter is retried, then recorded failed, never delivered twice', async () => {
+    const { driver } = agentDriver();
+    const { adapter, delivered } = recorder(10);
+    const { rt, session } = await start({ driver, channels: { slack: adapter }, deliveryAttempts: 3 });
+    const failed = nextEvent(rt, 'outbound.failed');
+    await rt.writeMessage(session.id, msg('m1', { text: 'x' }));
+    await expect(failed).resolves.toMatchObject({ messageId: 'm1-r1', error: { message: 'channel down' } });
+    const db = new Database(rt.paths.inboundDbPath('ag', session.id), { readonly: true });
+    expect(db.prepare('SELECT message_out_id, status FROM delivered').all()).toEqual([{ message_out_id: 'm1-r1', status: 'failed' }]);
+    db.close();
+    expect(delivered).toHaveLength(0);
+    await rt.close();
+  });
+
+  it('stops an idle container after idleStopMs', async () => {
+    const { driver, handles } = agentDriver();
+    const { rt, session } = await start({ driver, idleStopMs: 200, channels: { slack: recorder().adapter } });
+    const stopped = nextEvent(rt, 'container.status', (e) => e.to === 'stopped');
+    await rt.writeMessage(session.id, msg('m1', { text: 'x' }));
+    await expect(stopped).resolves.toMatchObject({ from: 'idle', reason: expect.stringContaining('idle timeout') });
+    expect(handles).toHaveLength(1);
+    await rt.close();
+  });
+});
+
+function claimedBy(rt: { paths: { outboundDbPath(a: string, s: string): string } }, sessionId: string): string | undefined {
+  const db = new Database(rt.paths.outboundDbPath('ag', sessionId), { readonly: true });
+  try {
+    return (db.prepare("SELECT status FROM processing_ack WHERE message_id = 'm1'").get() as { status: string } | undefined)?.status;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The session actor: one per live session, two parallel regions plus a passivation check.
+ *
+ * Invariants (guarded by test/machines/session.machine.test.ts and test/runtime/mailbox.test.ts):
+ * 1. Every event the actor accepts is handled in every state, so none is silently dropped: mailbox
+ *    operations are appended to `context.queue` by a root-level handler.
+ * 2. Group commit: all operations queued when a commit starts (up to `maxBatch`) share one
+ *    `commitBatch` invocation; operations arriving meanwhile wait for the next one. Order of
+ *    commit equals order of arrival.
+ * 3. No second start: `container.wake` only has an effect in `stopped` (or `stopping`, where it
+ *    restarts after the exit). A start never begins while a host write to `outbound.db` is in
+ *    flight, and such a write is only committed with proof that the container is `stopped`.
+ * 4. The machine imports no I/O: `commitBatch`, `gather`, `startContainer` and `stopContainer`
+ *    are named here and implemented in src/runtime/session-actor.ts.
+ */
+import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate';
+
+export type ContainerStatus = 'stopped' | 'running' | 'idle';
+export type ContainerPhase = 'stopped' | 'starting' | 'running' | 'idle' | 'stopping';
+
+/** One queued database operation: plain data, correlated with its caller by `requestId`. */
+export interface MailboxOp {
+  requestId: string;
+  kind: string;
+  /** True for the host's writes to `outbound.db`, which need the container stopped. */
+  writesOutbound?: boolean;
+  payload?: unknown;
+}
+
+export type OpResult =
+  | { requestId: string; kind: string; ok: true; value: unknown }
+  | { requestId: string; kind: string; ok: false; error: unknown };
+
+export interface CommitInput {
+  sessionId: string;
+  ops: MailboxOp[];
+  /** `stopped` only while no container exists or is being started: the proof outbound writes need. */
+  containerStatus: ContainerStatus;
+}
+
+export interface SessionInput {
+  sessionId: string;
+  agentGroupId: string;
+  pollMs: number;
+  idleStopMs: number;
+  passivateMs: number;
+  maxBatch: number;
+}
+
+export interface SessionContext extends SessionInput {
+  phase: ContainerPhase;
+  status: ContainerStatus;
+  queue: MailboxOp[];
+  inFlight: MailboxOp[];
+  wakeRequested: boolean;
+  stopRequested: boolean;
+  closed: boolean;
+  /** Reason carried into the next status change. */
+  reason: string;
+  polls: number;
+}
+
+export type SessionEvent =
+  | { type: 'mailbox.enqueue'; op: MailboxOp }
+  | { type: 'container.wake'; reason?: string }
+  | { type: 'container.stop'; reason: string }
+  | { type: 'container.exited'; code: number | null; signal: string | null }
+  | { type: 'container.observed'; busy: boolean }
+  | { type: 'session.close' }
+  | { type: 'session.quietCheck' };
+
+export type SessionEmitted =
+  | { type: 'mailbox.settled'; results: OpResult[] }
+  | { type: 'mailbox.failed'; ops: MailboxOp[]; error: unknown }
+  | { type: 'container.status'; sessionId: string; from: ContainerStatus; to: ContainerStatus; reason: string }
+  | { type: 'container.startFailed'; sessionId: string; error: unknown }
+  | { type: 'session.passivate'; sessionId: string };
+
+/** The status the outside sees: a start is still `stopped`, a stop keeps the status it had. */
+function outwardStatus(phase: ContainerPhase, current: ContainerStatus): ContainerStatus {
+  if (phase === 'starting' || phase === 'stopping') return current;
+  return phase;
+}
+
+function describeExit(event: { code: number | null; signal: string | null }): string {
+  return event.signal !== null ? `exited on ${event.signal}` : `exited with code ${String(event.code)}`;
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as SessionInput,
+    emitted: {} as SessionEmitted,
+  },
+  actors: {
+    /** Lets a same-tick burst of operations gather before a commit (one real event-loop turn). */
+    gather: fromPromise<void>(async () => {}),
+    /** Runs a batch in one open → transaction → close cycle; resolves with one result per op. */
+    commitBatch: fromPromise<OpResult[], CommitInput>(async () => []),
+    startContainer: fromPromise<void, { sessionId: string }>(async () => {}),
+    stopContainer: fromPromise<void, { sessionId: string; reason: string }>(async () => {}),
+  },
+  delays: {
+    pollMs: ({ context }) => context.pollMs,
+    idleStopMs: ({ context }) => context.idleStopMs,
+    passivateMs: ({ context }) => context.passivateMs,
+  },
+  guards: {
+    hasQueued: ({ context }) => context.queue.length > 0,
+    canStart: ({ context }) =>
+      context.wakeRequested &&
+      !context.closed &&
+      !context.inFlight.some((op) => op.writesOutbound === true) ,
+    isStoppedPhase: ({ context }) => context.phase === 'stopped' || context.phase === 'stopping',
+    stopRequested: ({ context }) => context.stopRequested,
+    containerStopped: ({ context }) => context.phase === 'stopped',
+    containerLive: ({ context }) => context.phase === 'running' || context.phase === 'idle',
+    observedBusy: ({ event }) => event.type === 'container.observed' && event.busy,
+    observedIdle: ({ event }) => event.type === 'container.observed' && !event.busy,
+  },
+  actions: {
+    enqueue: assign({
+      queue: ({ context, event }) => (event.type === 'mailbox.enqueue' ? [...context.queue, event.op] : context.queue),
+    }),
+    takeBatch: assign(({ context }) => ({
+      inFlight: context.queue.slice(0, context.maxBatch),
+      queue: context.queue.slice(context.maxBatch),
+    })),
+    settleBatch: emit(({ event }) => ({
+      type: 'mailbox.settled' as const,
+      results: (event as unknown as { output: OpResult[] }).output,
+    })),
+    failBatch: emit(({ context, event }) => ({
+      type: 'mailbox.failed' as const,
+      ops: context.inFlight,
+      error: (event as unknown as { error: unknown }).error,
+    })),
+    clearInFlight: assign({ inFlight: [] }),
+    enqueuePoll: assign(({ context }) => ({
+      polls: context.polls + 1,
+      queue: [...context.queue, { requestId: `poll:${context.sessionId}:${context.polls + 1}`, kind: 'pollOutbound' }],
+    })),
+    /** Moves to `phase`; reports a change of the outward status (stopped | running | idle). */
+    changePhase: enqueueActions(({ context, enqueue }, params: { phase: ContainerPhase }) => {
+      const to = outwardStatus(params.phase, context.status);
+      enqueue.assign({ phase: params.phase, status: to });
+      if (to !== context.status) {
+        enqueue.emit({
+          type: 'container.status',
+          sessionId: context.sessionId,
+          from: context.status,
+          to,
+          reason: context.reason,
+        });
+      }
+    }),
+    noteReason: assign({
+      reason: ({ event }) => {
+        switch (event.type) {
+          case 'container.wake':
+            return event.reason ?? 'wake';
+          case 'container.stop':
+            return event.reason;
+          case 'container.exited':
+            return describeExit(event);
+          case 'container.observed':
+            return event.busy ? 'work arrived' : 'no claimed or due work';
+          default:
+            return event.type;
+        }
+      },
+    }),
+    requestWake: assign({ wakeRequested: true }),
+    requestStop: assign({ stopRequested: true }),
+    clearRequests: assign({ wakeRequested: false, stopRequested: false }),
+    markClosed: assign({ closed: true, wakeRequested: false }),
+    reportStartFailed: emit(({ context, event }) => ({
+      type: 'container.startFailed' as const,
+      sessionId: context.sessionId,
+      error: (event as unknown as { error: unknown }).error,
+    })),
+    requestPassivation: emit(({ context }) => ({ type: 'session.passivate' as const, sessionId: context.sessionId })),
+    raiseQuietCheck: raise({ type: 'session.quietCheck' }),
+  },
+}).createMachine({
+  id: 'session',
+  type: 'parallel',
+  context: ({ input }) => ({
+    ...input,
+    phase: 'stopped',
+    status: 'stopped',
+    queue: [],
+    inFlight: [],
+    wakeRequested: false,
+    stopRequested: false,
+    closed: false,
+    reason: 'activated',
+    polls: 0,
+  }),
+  on: {
+    'mailbox.enqueue': { actions: 'enqueue' },
+    'container.wake': { guard: 'isStoppedPhase', actions: ['requestWake', 'noteReason'] },
+    'session.close': { actions: 'markClosed' },
+  },
+  states: {
+    container: {
+      initial: 'stopped',
+      states: {
+        stopped: {
+          entry: [{ type: 'changePhase', params: { phase: 'stopped' } }, 'raiseQuietCheck'],
+          always: { guard: 'canStart', target: 'starting' },
+        },
+        starting: {
+          entry: { type: 'changePhase', params: { phase: 'starting' } },
+          exit: 'clearRequests',
+          invoke: {
+            src: 'startContainer',
+            input: ({ context }) => ({ sessionId: context.sessionId }),
+            onDone: [{ guard: 'stopRequested', target: 'stopping' }, { target: 'running' }],
+            onError: { target: 'stopped', actions: 'reportStartFailed' },
+          },
+          on: {
+            'container.stop': { actions: ['requestStop', 'noteReason'] },
+            'container.exited': { target: 'stopped', actions: 'noteReason' },
+          },
+        },
+        running: {
+          entry: { type: 'changePhase', params: { phase: 'running' } },
+          on: {
+            'container.observed': { guard: 'observedIdle', target: 'idle', actions: 'noteReason' },
+            'container.stop': { target: 'stopping', actions: 'noteReason' },
+            'container.exited': { target: 'stopped', actions: 'noteReason' },
+          },
+        },
+        idle: {
+          entry: { type: 'changePhase', params: { phase: 'idle' } },
+          after: { idleStopMs: { target: 'stopping', actions: assign({ reason: 'idle timeout' }) } },
+          on: {
+            'container.observed': { guard: 'observedBusy', target: 'running', actions: 'noteReason' },
+            'container.stop': { target: 'stopping', actions: 'noteReason' },
+            'container.exited': { target: 'stopped', actions: 'noteReason' },
+          },
+        },
+        stopping: {
+          entry: { type: 'changePhase', params: { phase: 'stopping' } },
+          invoke: {
+            src: 'stopContainer',
+            input: ({ context }) => ({ sessionId: context.sessionId, reason: context.reason }),
+          },
+          on: {
+            'container.exited': {
+              target: 'stopped',
+              actions: assign({ reason: ({ context, event }) => `${context.reason} (${describeExit(event)})` }),
+            },
+          },
+        },
+      },
+    },
+    poller: {
+      initial: 'off',
+      states: {
+        off: { always: { guard: 'containerLive', target: 'polling' } },
+        polling: {
+          entry: 'enqueuePoll',
+          after: { pollMs: [{ guard: 'containerLive', target: 'polling', reenter: true }, { target: 'off' }] },
+        },
+      },
+    },
+    mailbox: {
+      initial: 'idle',
+      states: {
+        idle: {
+          always: { guard: 'hasQueued', target: 'gathering' },
+          after: {
+            passivateMs: { guard: 'containerStopped', actions: 'requestPassivation' },
+          },
+          on: { 'session.quietCheck': { target: 'idle', reenter: true } },
+        },
+        gathering: {
+          invoke: { src: 'gather', onDone: 'committing', onError: 'committing' },
+        },
+        committing: {
+          entry: 'takeBatch',
+          invoke: {
+            src: 'commitBatch',
+            input: ({ context }) => ({
+              sessionId: context.sessionId,
+              ops: context.inFlight,
+              containerStatus: context.phase === 'stopped' ? 'stopped' : 'running',
+            }),
+            onDone: { target: 'idle', actions: ['settleBatch', 'clearInFlight'] },
+            onError: { target: 'idle', actions: ['failBatch', 'clearInFlight'] },
+          },
+        },
+      },
+    },
+  },
+});
+
+export type SessionMachine = typeof sessionMachine;
