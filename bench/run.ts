@@ -32,7 +32,8 @@ interface BenchDefinition {
 /** Every bench, by name, in the order `npm run bench` runs them. */
 const BENCHES: Record<string, BenchDefinition> = {
   ingest: {
-    description: 'naive per-message inbound.db writes vs runtime.writeMessage group commit (1/10/100 sessions) + idle latency',
+    description:
+      'naive per-message inbound.db writes vs runtime.writeMessage group commit (1/10/100 sessions) + idle latency',
     run: (o) =>
       runIngestBench({
         quick: o.quick,
@@ -114,7 +115,8 @@ function parseArgs(argv: string[]): { names: string[]; options: RunnerOptions; h
         names.push(raw);
     }
   }
-  for (const n of names) if (!(n in BENCHES)) throw new UsageError(`unknown bench "${n}" (known: ${Object.keys(BENCHES).join(', ')})`);
+  for (const n of names)
+    if (!(n in BENCHES)) throw new UsageError(`unknown bench "${n}" (known: ${Object.keys(BENCHES).join(', ')})`);
   return { names: [...new Set(names)], options, help };
 }
 
@@ -150,7 +152,9 @@ async function main(): Promise<number> {
       if (!report.targetsMet) missed = true;
     } catch (error) {
       failed = true;
-      process.stderr.write(`\nbench ${name} FAILED (no numbers reported): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `\nbench ${name} FAILED (no numbers reported): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
     }
   }
   if (failed) return 1;

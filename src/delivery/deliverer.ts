@@ -9,6 +9,8 @@
  * 2. A failing adapter is retried `maxAttempts` times with exponential backoff on the injected
  *    clock, then recorded `failed` and reported with `outbound.failed`.
  * 3. A failure to clear the outbox is logged and never turns a delivered message into a failed one.
+ * 4. Per session, messages are delivered one at a time in the order the poll returned them
+ *    (`seq` order), so a channel sees replies in the order the agent wrote them.
  */
 import type { Clock } from '../runtime/clock.js';
 import type { OutboundRow, PollResult, SessionOp } from '../runtime/session-ops.js';
@@ -49,6 +51,8 @@ function declaredFiles(content: unknown): string[] {
 
 export class Deliverer {
   private readonly inFlight = new Set<string>();
+  /** The tail of each session's delivery chain. */
+  private readonly chains = new Map<string, Promise<void>>();
   private readonly timers = new Set<unknown>();
 
   constructor(private readonly deps: DelivererDeps) {}
@@ -59,7 +63,13 @@ export class Deliverer {
       const key = `${target.sessionId}\u0000${row.id}`;
       if (this.inFlight.has(key)) continue;
       this.inFlight.add(key);
-      void this.deliver(target, row).finally(() => this.inFlight.delete(key));
+      const tail = (this.chains.get(target.sessionId) ?? Promise.resolve())
+        .then(() => this.deliver(target, row))
+        .finally(() => this.inFlight.delete(key));
+      this.chains.set(target.sessionId, tail);
+      void tail.finally(() => {
+        if (this.chains.get(target.sessionId) === tail) this.chains.delete(target.sessionId);
+      });
     }
   }
 

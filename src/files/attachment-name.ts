@@ -4,7 +4,7 @@
  * Invariants (guarded by test/files/attachment-name.test.ts):
  * 1. The result is always a safe single segment (`isSafeSegment`): an attachment's own `name` is
  *    used only when it is a safe segment, otherwise a generated name replaces it, so no
- *    channel-supplied name can climb out of `inbox/<messageId>/` ("replaces an unsafe name ...").
+ *    channel-supplied name can climb out of `inbox/<messageId>/` ("replaces the unsafe name ... by a generated one").
  * 2. Generated names are `attachment-<epoch-ms>` plus an extension from the mimeType table
  *    (parameters after `;` ignored, case-insensitive), else from the type table, else none
  *    ("derives the extension from ..." tests cover every table entry).

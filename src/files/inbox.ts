@@ -6,7 +6,7 @@
  * Invariants (guarded by test/files/inbox.test.ts unless noted):
  * 1. The message id and every filename are safe single segments: an unsafe id throws `INVALID_ID`
  *    before any disk access, an unsafe name is replaced by a generated one ("refuses the message id
- *    ...", test/files/attachment-name.test.ts "replaces an unsafe name ...").
+ *    ...", test/files/attachment-name.test.ts "replaces the unsafe name ...").
  * 2. `inbox/` and `inbox/<messageId>` must each be a real directory, not a symlink, whose real path is
  *    exactly its parent's real path plus its name (`inspectDir`); otherwise the attachments are
  *    refused ("refuses a symlink planted at inbox/<id>", "refuses a symlinked inbox/ dir").
@@ -20,13 +20,26 @@
  *    warning and keep its entry without `data`, marked `error` ("keeps the message when base64 is
  *    invalid"). Only an unsafe message id (`INVALID_ID`) and an oversized attachment (`TOO_LARGE`) throw.
  * 6. Rewritten content is compact `JSON.stringify`; content that is not JSON, has no `attachments`
- *    array, or has no entry with `data` is returned byte for byte ("returns content unchanged ...").
+ *    array, or has no entry with `data` is returned byte for byte ("returns ... byte for byte and creates no inbox").
  *
  * Residual risk: Node has no `openat`, so a container swapping `inbox/<id>` for a symlink between
- * the directory check and `open` could make us create (never overwrite) a file elsewhere; the
- * real path is re-checked right after `open` and such a file is removed before any byte is written.
+ * the directory check and `open` could make us create (never overwrite) a file elsewhere. The real
+ * path checks in `inspectDir` and `createExclusive` exist for that race only (without one, the
+ * `lstat` checks already imply them): the file's real path is re-checked right after `open` and a
+ * stray file is removed before any byte is written ("createExclusive removes the file it just
+ * created when the directory no longer resolves where it was checked").
  */
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
@@ -50,7 +63,14 @@ export type PlannedEntry =
 
 export type AttachmentPlan =
   | { kind: 'unchanged'; content: string }
-  | { kind: 'rewrite'; messageId: string; root: JsonObject; entries: readonly PlannedEntry[] };
+  | {
+      kind: 'rewrite';
+      messageId: string;
+      root: JsonObject;
+      /** `root.attachments` as parsed; `entries[i]` is the plan for `attachments[i]`. */
+      attachments: readonly unknown[];
+      entries: readonly PlannedEntry[];
+    };
 
 export interface PlanInput {
   messageId: string;
@@ -107,7 +127,9 @@ export function decodedLength(data: string): number {
 function planEntry(value: unknown, index: number, input: PlanInput, taken: Set<string>): PlannedEntry {
   if (!isJsonObject(value) || !Object.hasOwn(value, 'data')) return { kind: 'keep' };
   const data = value.data;
-  if (typeof data !== 'string' || !isStrictBase64(data)) return { kind: 'invalid', entry: value, error: 'invalid_base64' };
+  if (typeof data !== 'string' || !isStrictBase64(data)) {
+    return { kind: 'invalid', entry: value, error: 'invalid_base64' };
+  }
   const size = decodedLength(data);
   if (size > input.maxAttachmentBytes) {
     throw new RuntimeError(
@@ -131,7 +153,7 @@ export function planAttachments(input: PlanInput): AttachmentPlan {
   const taken = new Set<string>();
   const entries = root.attachments.map((value: unknown, index) => planEntry(value, index, input, taken));
   if (entries.every((entry) => entry.kind === 'keep')) return { kind: 'unchanged', content: input.content };
-  return { kind: 'rewrite', messageId, root, entries };
+  return { kind: 'rewrite', messageId, root, attachments: root.attachments, entries };
 }
 
 /** The relative path stored in `localPath`. */
@@ -139,7 +161,12 @@ export function inboxLocalPath(messageId: string, filename: string): string {
   return `${INBOX_DIR}/${messageId}/${filename}`;
 }
 
-function rewriteEntry(planned: PlannedEntry, original: unknown, messageId: string, saved: ReadonlySet<string>): unknown {
+function rewriteEntry(
+  planned: PlannedEntry,
+  original: unknown,
+  messageId: string,
+  saved: ReadonlySet<string>,
+): unknown {
   if (planned.kind === 'keep') return original;
   // `data` goes; so does any sender-supplied `localPath`: only a file we wrote may be pointed at.
   const { data: _data, localPath: _localPath, ...rest } = planned.entry;
@@ -151,8 +178,9 @@ function rewriteEntry(planned: PlannedEntry, original: unknown, messageId: strin
 /** The content to store once the files in `saved` (filenames) exist; compact JSON. */
 export function renderContent(plan: AttachmentPlan, saved: ReadonlySet<string>): string {
   if (plan.kind === 'unchanged') return plan.content;
-  const originals = plan.root.attachments as unknown[];
-  const attachments = plan.entries.map((planned, i) => rewriteEntry(planned, originals[i], plan.messageId, saved));
+  const attachments = plan.entries.map((planned, i) =>
+    rewriteEntry(planned, plan.attachments[i], plan.messageId, saved),
+  );
   return JSON.stringify({ ...plan.root, attachments });
 }
 
@@ -191,7 +219,9 @@ function checkDir(parent: string, name: string): DirState {
   if (stats.isSymbolicLink()) return { kind: 'refused', path, reason: 'is a symlink' };
   if (!stats.isDirectory()) return { kind: 'refused', path, reason: 'is not a directory' };
   const real = realpathSync(path);
-  if (real !== join(realpathSync(parent), name)) return { kind: 'refused', path, reason: 'resolves outside its parent' };
+  if (real !== join(realpathSync(parent), name)) {
+    return { kind: 'refused', path, reason: 'resolves outside its parent' };
+  }
   return { kind: 'dir', path, real };
 }
 
@@ -231,7 +261,16 @@ function prepareMessageDir(sessionDir: string, messageId: string): DirState {
 // ---------------------------------------------------------------------------------------------
 // Writing.
 
-/** Unlinks `path` only if it is still the file open as `fd` (one we created exclusively). */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch (error) {
+    // Already closed (EBADF after a failed close): nothing left to release; the caller reports the failure.
+    void error;
+  }
+}
+
+/** Unlinks `path` only if it is still the file open as `fd` (one we created exclusively), then closes `fd`. */
 function discardCreated(fd: number, path: string): void {
   try {
     const mine = fstatSync(fd);
@@ -241,7 +280,7 @@ function discardCreated(fd: number, path: string): void {
     // Best effort: the file is already gone or was replaced; the caller reports the failure.
     void error;
   } finally {
-    closeSync(fd);
+    closeQuietly(fd);
   }
 }
 
@@ -287,7 +326,10 @@ export function writePlannedFiles(sessionDir: string, plan: AttachmentPlan, warn
   const dir = prepareMessageDir(sessionDir, messageId);
   if (dir.kind !== 'dir') {
     const reason = dir.kind === 'refused' ? dir.reason : 'missing';
-    for (const file of files) warn({ messageId, filename: file.filename, path: dir.path, reason }, 'attachment refused: inbox directory is unsafe');
+    for (const file of files) {
+      const details = { messageId, filename: file.filename, path: dir.path, reason };
+      warn(details, 'attachment refused: inbox directory is unsafe');
+    }
     return [];
   }
   const written: string[] = [];
@@ -335,7 +377,12 @@ function unlinkQuietly(path: string, warn: WarnFn): void {
  * Rollback for `extractAttachments`: removes the given files from `inbox/<messageId>/` and the
  * directory itself when it is then empty. Applies the same directory guards; never throws.
  */
-export function removeInboxFiles(sessionDir: string, messageId: string, filenames: readonly string[], warn: WarnFn = () => {}): void {
+export function removeInboxFiles(
+  sessionDir: string,
+  messageId: string,
+  filenames: readonly string[],
+  warn: WarnFn = () => {},
+): void {
   if (!isSafeSegment(messageId)) {
     warn({ messageId: String(messageId).slice(0, 40) }, 'inbox rollback skipped: unsafe message id');
     return;

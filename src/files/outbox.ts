@@ -6,7 +6,7 @@
  *
  * Invariants (guarded by test/files/outbox.test.ts):
  * 1. An unsafe message id throws `INVALID_ID` before any disk access; an unsafe filename is skipped
- *    with a warning ("throws INVALID_ID for the message id ...", "skips unsafe filenames ...").
+ *    with a warning ("throws INVALID_ID for the message id ...", "skips the unsafe filename ...").
  * 2. `outbox/` and `outbox/<messageId>` must each be a real directory, not a symlink, whose real
  *    path is exactly its parent's real path plus its name (`inspectDir`); otherwise nothing is read
  *    ("refuses a symlinked outbox/<id> dir", "refuses a symlinked outbox/ dir").
@@ -81,7 +81,10 @@ function readGuardedFile(dir: GuardedDir, filename: string, messageId: string, w
     if (problem === undefined) return readNoFollow(path);
     warn({ messageId, filename, reason: problem }, 'outbox file refused');
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
+    // ENOENT: removed between lstat and open, which counts as missing; anything else is a refusal.
+    if (errnoCode(error) !== 'ENOENT') {
+      warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
+    }
   }
   return undefined;
 }
@@ -119,7 +122,7 @@ function removeOutboxEntry(outboxPath: string, messageId: string, warn: WarnFn):
   const target = join(outboxPath, messageId);
   const stats = lstatOrUndefined(target);
   if (stats === undefined) return;
-  if (false) {
+  if (stats.isSymbolicLink() || !stats.isDirectory()) {
     // A link or stray file planted at outbox/<id>: remove that entry itself, never what it points to.
     warn({ messageId, path: target }, 'outbox entry is not a directory; removing only the entry');
     unlinkSync(target);

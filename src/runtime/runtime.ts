@@ -30,6 +30,7 @@ import {
   listDirectOutbound,
   listSessions,
   markSessionClosed,
+  modeOfSession,
   openCentral,
   setContainerStatus,
   setLastActive,
@@ -41,7 +42,7 @@ import type { Db } from '../store/session-db.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
 import { ensureSessionFolder, Registry } from './registry.js';
 import { SessionActor } from './session-actor.js';
-import type { BatchEnv, OutboundRow, PollResult, SweepResult } from './session-ops.js';
+import type { BatchEnv, MessageCounts, OutboundRow, PollResult, SweepResult } from './session-ops.js';
 import {
   type ChannelAdapter,
   type ContainerStatus,
@@ -467,6 +468,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
+  /** The mode the session was resolved in (from its resolution key), if known. */
+  sessionMode(sessionId: string): SessionMode | undefined {
+    if (this.closed || typeof sessionId !== 'string') return undefined;
+    return modeOfSession(this.central, sessionId);
+  }
+
+  /** Row counts of a session's two DBs, read through its mailbox. */
+  messageCounts(sessionId: string): Promise<MessageCounts> {
+    return this.call(() => this.actorFor(validId(sessionId, 'sessionId')).request<MessageCounts>({ kind: 'counts' }));
+  }
+
   containerStatus(sessionId: string): ContainerStatus {
     const actor = typeof sessionId === 'string' ? this.live.get(sessionId) : undefined;
     if (actor !== undefined) return actor.status;
@@ -665,7 +677,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const silence = now - seen.seenAtMs;
     let reason: string | undefined;
     if (silence >= this.settings.heartbeatCeilingMs) reason = `stuck: no heartbeat for ${silence} ms`;
-    else if (poll.claimed > 0 && silence >= this.settings.claimSilenceMs) reason = `stuck: silent for ${silence} ms holding claimed work`;
+    else if (poll.claimed > 0 && silence >= this.settings.claimSilenceMs)
+      reason = `stuck: silent for ${silence} ms holding claimed work`;
     if (reason === undefined) return;
     this.logger.warn({ sessionId: actor.id, silence }, reason);
     actor.send({ type: 'container.stop', reason });

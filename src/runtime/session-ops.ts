@@ -83,6 +83,7 @@ export type SessionOp =
   | { kind: 'clearOutbox'; messageId: string }
   | { kind: 'writeOutboundDirect'; message: OutboundDirectMessage; timestamp: string }
   | { kind: 'sweep' }
+  | { kind: 'counts' }
   | { kind: 'barrier' };
 
 export interface BatchEnv {
@@ -270,6 +271,23 @@ function writeOutboundDirect(
   return { stored: 'outbound' };
 }
 
+export interface MessageCounts {
+  messagesIn: number;
+  messagesOut: number;
+  delivered: number;
+  failed: number;
+}
+
+function messageCounts(db: Db, env: BatchEnv): MessageCounts {
+  const count = (d: Db, sql: string) => (stmt(d, sql).get() as { n: number }).n;
+  return {
+    messagesIn: count(db, 'SELECT COUNT(*) AS n FROM messages_in'),
+    messagesOut: readOutbound(env.outboundDbPath, (out) => count(out, 'SELECT COUNT(*) AS n FROM messages_out')),
+    delivered: count(db, "SELECT COUNT(*) AS n FROM delivered WHERE status = 'delivered'"),
+    failed: count(db, "SELECT COUNT(*) AS n FROM delivered WHERE status = 'failed'"),
+  };
+}
+
 const handlers: Record<SessionOp['kind'], Handler> = {
   writeMessage: (db, op, env, _input, undo) =>
     writeMessage(db, op as Extract<SessionOp, { kind: 'writeMessage' }>, env, undo),
@@ -290,6 +308,7 @@ const handlers: Record<SessionOp['kind'], Handler> = {
   writeOutboundDirect: (db, op, env, input) =>
     writeOutboundDirect(db, op as Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env, input),
   sweep: (db, _op, env, input) => sweep(db, env, input),
+  counts: (db, _op, env) => messageCounts(db, env),
   barrier: () => undefined,
 };
 

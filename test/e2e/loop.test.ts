@@ -45,16 +45,29 @@ async function start(options: Partial<RuntimeOptions> & { driver: ContainerDrive
   const rt = await createRuntime({ dataDir: tmp(), pollMs: 40, deliveryBackoffMs: 20, retryBackoffMs: 50, ...options });
   await rt.upsertAgentGroup({ id: 'ag', name: 'Agent' });
   await rt.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg', threadId: null, mode: 'shared' });
+  const { session } = await rt.resolveSession({
+    agentGroupId: 'ag',
+    messagingGroupId: 'mg',
+    threadId: null,
+    mode: 'shared',
+  });
   return { rt, session };
 }
 
-const msg = (id: string, content: object) => ({ id, kind: 'chat', timestamp: new Date().toISOString(), content: JSON.stringify(content) });
+const msg = (id: string, content: object) => ({
+  id,
+  kind: 'chat',
+  timestamp: new Date().toISOString(),
+  content: JSON.stringify(content),
+});
 
 function inboundRow(rt: { paths: { inboundDbPath(a: string, s: string): string } }, sessionId: string, id: string) {
   const db = new Database(rt.paths.inboundDbPath('ag', sessionId), { readonly: true });
   try {
-    return db.prepare('SELECT status, tries FROM messages_in WHERE id = ?').get(id) as { status: string; tries: number };
+    return db.prepare('SELECT status, tries FROM messages_in WHERE id = ?').get(id) as {
+      status: string;
+      tries: number;
+    };
   } finally {
     db.close();
   }
@@ -95,7 +108,10 @@ describe('end to end with the reference agent', () => {
     const { rt, session } = await start({ driver, channels: { slack: adapter } });
     const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 10, 13]);
     const done = nextEvent(rt, 'outbound.delivered');
-    await rt.writeMessage(session.id, msg('m1', { text: 'file', attachments: [{ name: 'blob.bin', data: bytes.toString('base64') }] }));
+    await rt.writeMessage(
+      session.id,
+      msg('m1', { text: 'file', attachments: [{ name: 'blob.bin', data: bytes.toString('base64') }] }),
+    );
     expect(existsSync(`${rt.paths.sessionDir('ag', session.id)}/inbox/m1/blob.bin`)).toBe(true);
     await done;
     expect(delivered[0]?.files).toEqual([{ filename: 'blob.bin', data: bytes }]);
@@ -116,7 +132,7 @@ describe('end to end with the reference agent', () => {
     // Wait until the agent has claimed the message (the container goes busy, not idle).
     await expect.poll(() => claimedBy(rt, session.id), { timeout: 10_000 }).toBe('processing');
     const stopped = nextEvent(rt, 'container.status', (e) => e.to === 'stopped');
-    process.kill(handles[0]!.pid, 'SIGKILL');
+    process.kill(handles[0]!.pid as number, 'SIGKILL');
     await expect(stopped).resolves.toMatchObject({ reason: 'exited on SIGKILL' });
     await expect.poll(() => inboundRow(rt, session.id, 'm1').tries, { timeout: 10_000 }).toBe(1);
     // The retry runs the same script; let the next container answer quickly instead.
@@ -139,7 +155,9 @@ describe('end to end with the reference agent', () => {
     await rt.writeMessage(session.id, msg('m1', { text: 'x' }));
     await expect(failed).resolves.toMatchObject({ messageId: 'm1-r1', error: { message: 'channel down' } });
     const db = new Database(rt.paths.inboundDbPath('ag', session.id), { readonly: true });
-    expect(db.prepare('SELECT message_out_id, status FROM delivered').all()).toEqual([{ message_out_id: 'm1-r1', status: 'failed' }]);
+    expect(db.prepare('SELECT message_out_id, status FROM delivered').all()).toEqual([
+      { message_out_id: 'm1-r1', status: 'failed' },
+    ]);
     db.close();
     expect(delivered).toHaveLength(0);
     await rt.close();
@@ -156,10 +174,15 @@ describe('end to end with the reference agent', () => {
   });
 });
 
-function claimedBy(rt: { paths: { outboundDbPath(a: string, s: string): string } }, sessionId: string): string | undefined {
+function claimedBy(
+  rt: { paths: { outboundDbPath(a: string, s: string): string } },
+  sessionId: string,
+): string | undefined {
   const db = new Database(rt.paths.outboundDbPath('ag', sessionId), { readonly: true });
   try {
-    return (db.prepare("SELECT status FROM processing_ack WHERE message_id = 'm1'").get() as { status: string } | undefined)?.status;
+    return (
+      db.prepare("SELECT status FROM processing_ack WHERE message_id = 'm1'").get() as { status: string } | undefined
+    )?.status;
   } finally {
     db.close();
   }

@@ -77,12 +77,21 @@ describe('extension tables', () => {
     expect(extensionForType('VOICE')).toBe('ogg');
   });
 
-  it.each([undefined, null, 42, '', 'image', 'image/', 'image/jpeg2', 'constructor', '__proto__', 'toString', ';image/png'])(
-    'knows no extension for mimeType %j',
-    (mime) => {
-      expect(extensionForMime(mime)).toBeUndefined();
-    },
-  );
+  it.each([
+    undefined,
+    null,
+    42,
+    '',
+    'image',
+    'image/',
+    'image/jpeg2',
+    'constructor',
+    '__proto__',
+    'toString',
+    ';image/png',
+  ])('knows no extension for mimeType %j', (mime) => {
+    expect(extensionForMime(mime)).toBeUndefined();
+  });
 
   it.each([undefined, null, 7, '', 'document', 'constructor', '__proto__', 'hasOwnProperty'])(
     'knows no extension for type %j',
@@ -104,7 +113,9 @@ describe('deriveAttachmentName', () => {
 
   it('generates a name without extension when neither mimeType nor type is known', () => {
     expect(deriveAttachmentName({}, NOW)).toBe(`attachment-${NOW}`);
-    expect(deriveAttachmentName({ mimeType: 'application/octet-stream', type: 'document' }, NOW)).toBe(`attachment-${NOW}`);
+    expect(deriveAttachmentName({ mimeType: 'application/octet-stream', type: 'document' }, NOW)).toBe(
+      `attachment-${NOW}`,
+    );
   });
 
   it.each(ADVERSARIAL_SEGMENTS.map((name) => [name]))('replaces the unsafe name %j by a generated one', (name) => {
@@ -137,7 +148,14 @@ describe('deriveAttachmentName', () => {
   it('always returns a safe segment, whatever the attachment says', () => {
     fc.assert(
       fc.property(
-        fc.record({ name: fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom(...ADVERSARIAL_SEGMENTS)), mimeType: fc.string(), type: fc.string() }, { requiredKeys: [] }),
+        fc.record(
+          {
+            name: fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom(...ADVERSARIAL_SEGMENTS)),
+            mimeType: fc.string(),
+            type: fc.string(),
+          },
+          { requiredKeys: [] },
+        ),
         fc.nat(),
         (att, now) => {
           expect(isSafeSegment(deriveAttachmentName(att, now))).toBe(true);
@@ -182,12 +200,16 @@ describe('disambiguate', () => {
 
   it('returns a free safe segment for any safe name and taken set', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 128 }).filter(isSafeSegment), fc.array(fc.string()), (name, others) => {
-        const taken = new Set([name, ...others].map((n) => n.toLowerCase()));
-        const result = disambiguate(name, taken);
-        expect(isSafeSegment(result)).toBe(true);
-        expect(taken.has(result.toLowerCase())).toBe(false);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 128 }).filter(isSafeSegment),
+        fc.array(fc.string()),
+        (name, others) => {
+          const taken = new Set([name, ...others].map((n) => n.toLowerCase()));
+          const result = disambiguate(name, taken);
+          expect(isSafeSegment(result)).toBe(true);
+          expect(taken.has(result.toLowerCase())).toBe(false);
+        },
+      ),
     );
   });
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isRuntimeError } from '../../src/errors.js';
 import type { RuntimeError } from '../../src/errors.js';
 import {
+  createExclusive,
   decodedLength,
   extractAttachments,
   isStrictBase64,
@@ -50,7 +51,11 @@ function extract(f: Fixture, overrides: Partial<ExtractInput> = {}) {
     warn,
     ...overrides,
   });
-  return { ...result, warnings: calls, parsed: JSON.parse(result.content) as { attachments: Record<string, unknown>[] } };
+  return {
+    ...result,
+    warnings: calls,
+    parsed: JSON.parse(result.content) as { attachments: Record<string, unknown>[] },
+  };
 }
 
 function thrown(fn: () => unknown): RuntimeError | undefined {
@@ -91,7 +96,11 @@ describe('extractAttachments: decoding and rewriting', () => {
     const f = fixture();
     const result = extract(f, { content: contentWith([{ mimeType: 'image/PNG; x=1', data: b64('png') }]) });
     const name = `attachment-${NOW}.png`;
-    expect(result.parsed.attachments[0]).toEqual({ mimeType: 'image/PNG; x=1', name, localPath: `inbox/msg-1/${name}` });
+    expect(result.parsed.attachments[0]).toEqual({
+      mimeType: 'image/PNG; x=1',
+      name,
+      localPath: `inbox/msg-1/${name}`,
+    });
     expect(existsSync(join(f.sessionDir, 'inbox', 'msg-1', name))).toBe(true);
   });
 
@@ -118,7 +127,9 @@ describe('extractAttachments: decoding and rewriting', () => {
 
   it('leaves entries without data as they are, next to rewritten ones', () => {
     const f = fixture();
-    const result = extract(f, { content: contentWith([{ name: 'link', url: 'https://x' }, 'odd', null, { name: 'b.txt', data: b64('b') }]) });
+    const result = extract(f, {
+      content: contentWith([{ name: 'link', url: 'https://x' }, 'odd', null, { name: 'b.txt', data: b64('b') }]),
+    });
     expect(result.parsed.attachments).toEqual([
       { name: 'link', url: 'https://x' },
       'odd',
@@ -161,31 +172,44 @@ describe('extractAttachments: content stored unchanged', () => {
     ['an empty attachments array', '{"attachments": []}'],
   ])('returns %s byte for byte and creates no inbox', (_label, content) => {
     const f = fixture();
-    const result = extractAttachments({ sessionDir: f.sessionDir, messageId: 'm', content, nowMs: NOW, maxAttachmentBytes: MiB, warn: () => {} });
+    const result = extractAttachments({
+      sessionDir: f.sessionDir,
+      messageId: 'm',
+      content,
+      nowMs: NOW,
+      maxAttachmentBytes: MiB,
+      warn: () => {},
+    });
     expect(result).toEqual({ content, files: [] });
     expect(existsSync(join(f.sessionDir, 'inbox'))).toBe(false);
   });
 });
 
 describe('extractAttachments: defence 1, safe segments', () => {
-  it.each(ADVERSARIAL_SEGMENTS.map((id) => [id]))('refuses the message id %j with INVALID_ID before touching disk', (messageId) => {
-    const f = fixture();
-    expect(thrown(() => extract(f, { messageId }))?.code).toBe('INVALID_ID');
-    expect(thrown(() => extract(f, { messageId, content: 'not json' }))?.code).toBe('INVALID_ID');
-    expect(existsSync(join(f.sessionDir, 'inbox'))).toBe(false);
-    expect(readdirSync(f.outside)).toEqual([]);
-  });
+  it.each(ADVERSARIAL_SEGMENTS.map((id) => [id]))(
+    'refuses the message id %j with INVALID_ID before touching disk',
+    (messageId) => {
+      const f = fixture();
+      expect(thrown(() => extract(f, { messageId }))?.code).toBe('INVALID_ID');
+      expect(thrown(() => extract(f, { messageId, content: 'not json' }))?.code).toBe('INVALID_ID');
+      expect(existsSync(join(f.sessionDir, 'inbox'))).toBe(false);
+      expect(readdirSync(f.outside)).toEqual([]);
+    },
+  );
 
-  it.each(ADVERSARIAL_SEGMENTS.map((name) => [name]))('replaces the unsafe attachment name %j by a generated one', (name) => {
-    const f = fixture();
-    const result = extract(f, { content: contentWith([{ name, mimeType: 'text/plain', data: b64('x') }]) });
-    const generated = `attachment-${NOW}.txt`;
-    expect(result.files).toEqual([generated]);
-    expect(result.parsed.attachments[0]).toMatchObject({ name: generated, localPath: `inbox/msg-1/${generated}` });
-    expect(readdirSync(join(f.sessionDir, 'inbox', 'msg-1'))).toEqual([generated]);
-    expect(readdirSync(join(f.sessionDir, 'inbox'))).toEqual(['msg-1']);
-    expect(readdirSync(f.sessionDir)).toEqual(['inbox']);
-  });
+  it.each(ADVERSARIAL_SEGMENTS.map((name) => [name]))(
+    'replaces the unsafe attachment name %j by a generated one',
+    (name) => {
+      const f = fixture();
+      const result = extract(f, { content: contentWith([{ name, mimeType: 'text/plain', data: b64('x') }]) });
+      const generated = `attachment-${NOW}.txt`;
+      expect(result.files).toEqual([generated]);
+      expect(result.parsed.attachments[0]).toMatchObject({ name: generated, localPath: `inbox/msg-1/${generated}` });
+      expect(readdirSync(join(f.sessionDir, 'inbox', 'msg-1'))).toEqual([generated]);
+      expect(readdirSync(join(f.sessionDir, 'inbox'))).toEqual(['msg-1']);
+      expect(readdirSync(f.sessionDir)).toEqual(['inbox']);
+    },
+  );
 });
 
 describe('extractAttachments: defences 2 and 3, the inbox directories', () => {
@@ -242,7 +266,12 @@ describe('extractAttachments: defences 2 and 3, the inbox directories', () => {
   it('refuses every attachment of the message, one warning each, and still returns the content', () => {
     const f = fixture();
     symlinkSync(f.outside, join(f.sessionDir, 'inbox'));
-    const result = extract(f, { content: contentWith([{ name: 'a', data: b64('1') }, { name: 'b', data: b64('2') }]) });
+    const result = extract(f, {
+      content: contentWith([
+        { name: 'a', data: b64('1') },
+        { name: 'b', data: b64('2') },
+      ]),
+    });
     expect(result.warnings).toHaveLength(2);
     expect(result.parsed.attachments).toEqual([
       { name: 'a', error: 'not_saved' },
@@ -277,7 +306,12 @@ describe('extractAttachments: defence 4, exclusive create', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox', 'msg-1'), { recursive: true });
     writeFileSync(join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'), 'old');
-    const result = extract(f, { content: contentWith([{ name: 'a.txt', data: b64('new') }, { name: 'b.txt', data: b64('b') }]) });
+    const result = extract(f, {
+      content: contentWith([
+        { name: 'a.txt', data: b64('new') },
+        { name: 'b.txt', data: b64('b') },
+      ]),
+    });
     expect(readFileSync(join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'), 'utf8')).toBe('old');
     expect(result.files).toEqual(['b.txt']);
     expect(result.parsed.attachments).toEqual([
@@ -285,6 +319,18 @@ describe('extractAttachments: defence 4, exclusive create', () => {
       { name: 'b.txt', localPath: 'inbox/msg-1/b.txt' },
     ]);
     expect(result.warnings[0]?.details.reason).toMatch(/exists/);
+  });
+});
+
+describe('createExclusive', () => {
+  it('removes the file it just created when the directory no longer resolves where it was checked', () => {
+    const f = fixture();
+    const dir = join(f.sessionDir, 'inbox', 'msg-1');
+    mkdirSync(dir, { recursive: true });
+    // Simulates inbox/<id> being swapped after the check: the real path recorded then differs now.
+    const outcome = createExclusive({ path: dir, real: f.outside }, 'a.txt', Buffer.from('x'));
+    expect(outcome).toEqual({ ok: false, reason: 'resolved outside the message inbox directory' });
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 
@@ -302,7 +348,11 @@ describe('extractAttachments: size and base64', () => {
   it('accepts an attachment of exactly maxAttachmentBytes', () => {
     const f = fixture();
     for (const size of [98, 99, 100]) {
-      const result = extract(f, { messageId: `m${size}`, content: contentWith([{ name: 'x', data: Buffer.alloc(size).toString('base64') }]), maxAttachmentBytes: 100 });
+      const result = extract(f, {
+        messageId: `m${size}`,
+        content: contentWith([{ name: 'x', data: Buffer.alloc(size).toString('base64') }]),
+        maxAttachmentBytes: 100,
+      });
       expect(result.files).toEqual(['x']);
     }
   });
@@ -310,7 +360,13 @@ describe('extractAttachments: size and base64', () => {
   it('checks each attachment against the limit, not their sum', () => {
     const f = fixture();
     const data = Buffer.alloc(60).toString('base64');
-    const result = extract(f, { content: contentWith([{ name: 'a', data }, { name: 'b', data }]), maxAttachmentBytes: 100 });
+    const result = extract(f, {
+      content: contentWith([
+        { name: 'a', data },
+        { name: 'b', data },
+      ]),
+      maxAttachmentBytes: 100,
+    });
     expect(result.files).toEqual(['a', 'b']);
   });
 
@@ -326,7 +382,12 @@ describe('extractAttachments: size and base64', () => {
     ['an object', { b64: 'aGk=' }],
   ])('keeps the message when base64 is invalid: %s', (_label, data) => {
     const f = fixture();
-    const result = extract(f, { content: contentWith([{ name: 'bad.txt', data }, { name: 'good.txt', data: b64('good') }]) });
+    const result = extract(f, {
+      content: contentWith([
+        { name: 'bad.txt', data },
+        { name: 'good.txt', data: b64('good') },
+      ]),
+    });
     expect(result.parsed.attachments).toEqual([
       { name: 'bad.txt', error: 'invalid_base64' },
       { name: 'good.txt', localPath: 'inbox/msg-1/good.txt' },
@@ -337,7 +398,10 @@ describe('extractAttachments: size and base64', () => {
 
   it('does not let invalid base64 hide a TOO_LARGE attachment', () => {
     const f = fixture();
-    const content = contentWith([{ name: 'bad', data: '!!' }, { name: 'big', data: Buffer.alloc(11).toString('base64') }]);
+    const content = contentWith([
+      { name: 'bad', data: '!!' },
+      { name: 'big', data: Buffer.alloc(11).toString('base64') },
+    ]);
     expect(thrown(() => extract(f, { content, maxAttachmentBytes: 10 }))?.code).toBe('TOO_LARGE');
   });
 });
@@ -355,7 +419,12 @@ describe('strict base64 helpers', () => {
 describe('planAttachments', () => {
   it('decodes without touching the disk', () => {
     const missing = join(tempDir(), 'nope');
-    const plan = planAttachments({ messageId: 'm', content: contentWith([{ name: 'a', data: b64('z') }]), nowMs: NOW, maxAttachmentBytes: 10 });
+    const plan = planAttachments({
+      messageId: 'm',
+      content: contentWith([{ name: 'a', data: b64('z') }]),
+      nowMs: NOW,
+      maxAttachmentBytes: 10,
+    });
     expect(plan.kind).toBe('rewrite');
     if (plan.kind !== 'rewrite') return;
     expect(plan.entries[0]).toMatchObject({ kind: 'file', filename: 'a' });
@@ -366,7 +435,12 @@ describe('planAttachments', () => {
 describe('removeInboxFiles', () => {
   it('removes the files written for a message and its then empty directory', () => {
     const f = fixture();
-    const { files } = extract(f, { content: contentWith([{ name: 'a', data: b64('1') }, { name: 'b', data: b64('2') }]) });
+    const { files } = extract(f, {
+      content: contentWith([
+        { name: 'a', data: b64('1') },
+        { name: 'b', data: b64('2') },
+      ]),
+    });
     removeInboxFiles(f.sessionDir, 'msg-1', files);
     expect(readdirSync(join(f.sessionDir, 'inbox'))).toEqual([]);
   });

@@ -91,14 +91,17 @@ describe('readOutboxFiles', () => {
     expect(codeOf(() => readOutboxFiles(f.sessionDir, 42 as unknown as string, []))).toBe('INVALID_ID');
   });
 
-  it.each([...ADVERSARIAL_SEGMENTS, 42, null].map((name) => [name]))('skips the unsafe filename %j with a warning', (name) => {
-    const f = fixture();
-    writeFileSync(join(f.outbox, 'x'), 'sibling');
-    const { names, warnings } = read(f, [name, 'a.txt']);
-    expect(names).toEqual(['a.txt']);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.message).toMatch(/unsafe filename/);
-  });
+  it.each([...ADVERSARIAL_SEGMENTS, 42, null].map((name) => [name]))(
+    'skips the unsafe filename %j with a warning',
+    (name) => {
+      const f = fixture();
+      writeFileSync(join(f.outbox, 'x'), 'sibling');
+      const { names, warnings } = read(f, [name, 'a.txt']);
+      expect(names).toEqual(['a.txt']);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.message).toMatch(/unsafe filename/);
+    },
+  );
 
   it('skips a symlinked outbox file, even one pointing inside the same dir', () => {
     const f = fixture();
@@ -184,14 +187,17 @@ describe('clearOutbox', () => {
     expect(calls).toEqual([]);
   });
 
-  it.each(ADVERSARIAL_SEGMENTS.map((id) => [id]))('never throws for the unsafe message id %j and removes nothing', (messageId) => {
-    const f = fixture();
-    const { warn, calls } = recordingWarn();
-    expect(() => clearOutbox(f.sessionDir, messageId, warn)).not.toThrow();
-    expect(calls).toHaveLength(1);
-    expect(readdirSync(f.messageDir).sort()).toEqual(['a.txt', 'b.bin']);
-    expect(existsSync(f.outbox)).toBe(true);
-  });
+  it.each(ADVERSARIAL_SEGMENTS.map((id) => [id]))(
+    'never throws for the unsafe message id %j and removes nothing',
+    (messageId) => {
+      const f = fixture();
+      const { warn, calls } = recordingWarn();
+      expect(() => clearOutbox(f.sessionDir, messageId, warn)).not.toThrow();
+      expect(calls).toHaveLength(1);
+      expect(readdirSync(f.messageDir).sort()).toEqual(['a.txt', 'b.bin']);
+      expect(existsSync(f.outbox)).toBe(true);
+    },
+  );
 
   it('removes only the link when outbox/<id> is a symlink', () => {
     const f = fixture();

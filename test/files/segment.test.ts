@@ -50,7 +50,15 @@ describe('assertSafeSegment', () => {
   });
 
   it('accepts ordinary ids, dotfiles, unicode and exactly 128 characters', () => {
-    for (const value of ['sess-1700000000000-abc123', 'a', '.heartbeat', '...', 'photo.jpg', 'ünï-📎', 'x'.repeat(128)]) {
+    for (const value of [
+      'sess-1700000000000-abc123',
+      'a',
+      '.heartbeat',
+      '...',
+      'photo.jpg',
+      'ünï-📎',
+      'x'.repeat(128),
+    ]) {
       expect(assertSafeSegment(value, 'id')).toBe(value);
     }
   });
@@ -102,7 +110,14 @@ describe('createPaths', () => {
     (value) => {
       const dataDir = join(tempDir(), 'does-not-exist');
       const paths = createPaths(dataDir);
-      const helpers = [paths.sessionDir, paths.inboundDbPath, paths.outboundDbPath, paths.heartbeatPath, paths.inboxDir, paths.outboxDir];
+      const helpers = [
+        paths.sessionDir,
+        paths.inboundDbPath,
+        paths.outboundDbPath,
+        paths.heartbeatPath,
+        paths.inboxDir,
+        paths.outboxDir,
+      ];
       for (const helper of helpers) {
         expect(codeOf(() => helper(value, 'sess-1'))).toBe('INVALID_ID');
         expect(codeOf(() => helper('ag-main', value))).toBe('INVALID_ID');

@@ -720,7 +720,7 @@ interface Case {
 
 const CASES: Case[] = MODEL_PATHS.flatMap((p) => {
   const path = p.steps
-    .filter((step) => step.event.type !== 'xstate.init')
+    .filter((step) => (step.event.type as string) !== 'xstate.init')
     .map((step) => ({ name: nameOf.get(step.event)!, event: step.event, key: keyOf(step.state) }));
   const flags = flagsOf(p.state);
   const flagText = Object.entries(flags)

@@ -111,7 +111,8 @@ export const sessionMachine = setup({
     canStart: ({ context }) =>
       context.wakeRequested &&
       !context.closed &&
-      !context.inFlight.some((op) => op.writesOutbound === true) ,
+      !context.inFlight.some((op) => op.writesOutbound === true) &&
+      !context.queue.some((op) => op.writesOutbound === true),
     isStoppedPhase: ({ context }) => context.phase === 'stopped' || context.phase === 'stopping',
     stopRequested: ({ context }) => context.stopRequested,
     containerStopped: ({ context }) => context.phase === 'stopped',
@@ -124,7 +125,7 @@ export const sessionMachine = setup({
       queue: ({ context, event }) => (event.type === 'mailbox.enqueue' ? [...context.queue, event.op] : context.queue),
     }),
     takeBatch: assign(({ context }) => ({
-      inFlight: context.queue.slice(0, context.maxBatch),
+      inFlight: context.queue.slice(0),
       queue: context.queue.slice(context.maxBatch),
     })),
     settleBatch: emit(({ event }) => ({

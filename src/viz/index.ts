@@ -1,0 +1,5 @@
+export { toMermaid } from './mermaid.js';
+export { toJSON } from './json.js';
+export type { MachineJSON, StateJSON, TransitionJSON } from './json.js';
+export { describeTransitions } from './transitions.js';
+export type { TransitionInfo, TransitionKind } from './transitions.js';
