@@ -57,6 +57,8 @@ export interface SessionContext extends SessionInput {
   closed: boolean;
   /** Reason carried into the next status change. */
   reason: string;
+  /** Reason of the wake that the next start serves. */
+  wakeReason: string;
   polls: number;
 }
 
@@ -74,6 +76,7 @@ export type SessionEmitted =
   | { type: 'mailbox.failed'; ops: MailboxOp[]; error: unknown }
   | { type: 'container.status'; sessionId: string; from: ContainerStatus; to: ContainerStatus; reason: string }
   | { type: 'container.startFailed'; sessionId: string; error: unknown }
+  | { type: 'container.stopFailed'; sessionId: string; error: unknown }
   | { type: 'session.passivate'; sessionId: string };
 
 /** The status the outside sees: a start is still `stopped`, a stop keeps the status it had. */
@@ -115,6 +118,7 @@ export const sessionMachine = setup({
       !context.queue.some((op) => op.writesOutbound === true),
     isStoppedPhase: ({ context }) => context.phase === 'stopped' || context.phase === 'stopping',
     stopRequested: ({ context }) => context.stopRequested,
+    notClosed: ({ context }) => !context.closed,
     containerStopped: ({ context }) => context.phase === 'stopped',
     containerLive: ({ context }) => context.phase === 'running' || context.phase === 'idle',
     observedBusy: ({ event }) => event.type === 'container.observed' && event.busy,
@@ -172,7 +176,19 @@ export const sessionMachine = setup({
         }
       },
     }),
-    requestWake: assign({ wakeRequested: true }),
+    requestWake: assign({
+      wakeRequested: true,
+      wakeReason: ({ context, event }) =>
+        event.type === 'container.wake' ? (event.reason ?? 'wake') : context.wakeReason,
+    }),
+    /** A start begins: the status change it leads to is explained by the wake that asked for it. */
+    adoptWakeReason: assign({ reason: ({ context }) => context.wakeReason }),
+    cancelStopRequest: assign({ stopRequested: false }),
+    reportStopFailed: emit(({ context, event }) => ({
+      type: 'container.stopFailed' as const,
+      sessionId: context.sessionId,
+      error: (event as unknown as { error: unknown }).error,
+    })),
     requestStop: assign({ stopRequested: true }),
     clearRequests: assign({ wakeRequested: false, stopRequested: false }),
     markClosed: assign({ closed: true, wakeRequested: false }),
@@ -197,11 +213,13 @@ export const sessionMachine = setup({
     stopRequested: false,
     closed: false,
     reason: 'activated',
+    wakeReason: 'wake',
     polls: 0,
   }),
   on: {
     'mailbox.enqueue': { actions: 'enqueue' },
-    'container.wake': { guard: 'isStoppedPhase', actions: ['requestWake', 'noteReason'] },
+    // Only a stopped (or stopping) container can be woken; the wake is remembered until it can start.
+    'container.wake': { guard: 'isStoppedPhase', actions: 'requestWake' },
     'session.close': { actions: 'markClosed' },
   },
   states: {
@@ -213,7 +231,7 @@ export const sessionMachine = setup({
           always: { guard: 'canStart', target: 'starting' },
         },
         starting: {
-          entry: { type: 'changePhase', params: { phase: 'starting' } },
+          entry: ['adoptWakeReason', { type: 'changePhase', params: { phase: 'starting' } }],
           exit: 'clearRequests',
           invoke: {
             src: 'startContainer',
@@ -223,6 +241,8 @@ export const sessionMachine = setup({
           },
           on: {
             'container.stop': { actions: ['requestStop', 'noteReason'] },
+            // A wake after a stop request during the start wins: the container stays up.
+            'container.wake': { guard: 'notClosed', actions: 'cancelStopRequest' },
             'container.exited': { target: 'stopped', actions: 'noteReason' },
           },
         },
@@ -248,6 +268,8 @@ export const sessionMachine = setup({
           invoke: {
             src: 'stopContainer',
             input: ({ context }) => ({ sessionId: context.sessionId, reason: context.reason }),
+            // The container may still be alive: report, and keep waiting for its exit.
+            onError: { actions: 'reportStopFailed' },
           },
           on: {
             'container.exited': {

@@ -432,26 +432,20 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.call(async () => {
       const id = validId(sessionId, 'sessionId');
       const actor = this.activeActor(id);
-      if (actor.status !== 'stopped') return;
-      await new Promise<void>((resolve, reject) => {
-        const onStatus = (e: { sessionId: string; to: ContainerStatus }) => {
-          if (e.sessionId !== id || e.to === 'stopped') return;
-          done();
-          resolve();
+      if (actor.phase === 'running' || actor.phase === 'idle') return;
+      let onFailed: ((e: { sessionId: string; error: unknown }) => void) | undefined;
+      const failed = new Promise<never>((_, reject) => {
+        onFailed = (e) => {
+          if (e.sessionId === id) reject(toStorageError(e.error, 'wake'));
         };
-        const onFailed = (e: { sessionId: string; error: unknown }) => {
-          if (e.sessionId !== id) return;
-          done();
-          reject(toStorageError(e.error, 'wake'));
-        };
-        const done = () => {
-          this.off('container.status', onStatus);
-          this.startFailures.off('failed', onFailed);
-        };
-        this.on('container.status', onStatus);
         this.startFailures.on('failed', onFailed);
-        actor.send({ type: 'container.wake', reason: 'wake' });
       });
+      try {
+        actor.send({ type: 'container.wake', reason: 'wake' });
+        await Promise.race([actor.untilPhase((p) => p === 'running' || p === 'idle'), failed]);
+      } finally {
+        if (onFailed !== undefined) this.startFailures.off('failed', onFailed);
+      }
     });
   }
 
@@ -722,6 +716,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         });
         return;
       }
+      case 'container.stopFailed':
+        this.report(toStorageError(event.error, 'container stop'), event.sessionId);
+        return;
       case 'container.startFailed':
         this.logger.warn({ sessionId: event.sessionId, error: event.error }, 'container start failed');
         this.startFailures.emit('failed', { sessionId: event.sessionId, error: event.error });
@@ -819,19 +816,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private async stopContainer(actor: SessionActor, reason: string): Promise<void> {
-    if (actor.status === 'stopped' && !this.containers.has(actor.id)) {
-      actor.send({ type: 'container.stop', reason });
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const onStatus = (e: { sessionId: string; to: ContainerStatus }) => {
-        if (e.sessionId !== actor.id || e.to !== 'stopped') return;
-        this.off('container.status', onStatus);
-        resolve();
-      };
-      this.on('container.status', onStatus);
-      actor.send({ type: 'container.stop', reason });
-    });
+    actor.send({ type: 'container.stop', reason });
+    // `starting` finishes its start first and then stops; a stop in `stopped` is a no-op.
+    await actor.untilPhase((p) => p === 'stopped');
   }
 }
 

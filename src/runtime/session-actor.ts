@@ -8,10 +8,11 @@
  * 2. Actor errors never escape: the actor has an error observer that reports, and the machine's
  *    invoked work (`executeBatch`) never throws.
  */
-import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import {
   sessionMachine,
   type CommitInput,
+  type ContainerPhase,
   type ContainerStatus,
   type OpResult,
   type SessionEmitted,
@@ -103,6 +104,15 @@ export class SessionActor {
 
   send(event: SessionEvent): void {
     this.actor.send(event);
+  }
+
+  get phase(): ContainerPhase {
+    return this.actor.getSnapshot().context.phase;
+  }
+
+  /** Resolves once the container phase satisfies `done` (checked now and on every change). */
+  async untilPhase(done: (phase: ContainerPhase) => boolean): Promise<void> {
+    await waitFor(this.actor, (snapshot) => done(snapshot.context.phase));
   }
 
   get status(): ContainerStatus {

@@ -62,7 +62,8 @@ function writtenActions(node: AnyStateNode, which: 'entry' | 'exit'): string[] {
 
 function stateJSON(node: AnyStateNode): StateJSON {
   const children = Object.values(node.states) as AnyStateNode[];
-  const initial = node.type === 'compound' ? ((node.initial?.target?.[0] as AnyStateNode | undefined)?.id ?? null) : null;
+  const initial =
+    node.type === 'compound' ? ((node.initial?.target?.[0] as AnyStateNode | undefined)?.id ?? null) : null;
   return {
     id: node.id,
     key: node.key,

@@ -122,4 +122,8 @@ export const containerOf = (s: SessionSnapshot): string => (s.value as { contain
 /** The mailbox region's state value. */
 export const mailboxOf = (s: SessionSnapshot): string => (s.value as { mailbox: string }).mailbox;
 
-export const op = (requestId: string, extra: Partial<MailboxOp> = {}): MailboxOp => ({ requestId, kind: 'test', ...extra });
+export const op = (requestId: string, extra: Partial<MailboxOp> = {}): MailboxOp => ({
+  requestId,
+  kind: 'test',
+  ...extra,
+});

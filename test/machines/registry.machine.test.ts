@@ -99,7 +99,11 @@ describe('registry machine', () => {
     expect(h.maxInFlight).toBe(1);
     expect(answeredIds(h)).toEqual(ids);
     expect(h.answers).toEqual(
-      ids.map((id) => ({ type: 'registry.resolved', requestId: id, outcome: { sessionId: `sess-for-${id}`, created: true } })),
+      ids.map((id) => ({
+        type: 'registry.resolved',
+        requestId: id,
+        outcome: { sessionId: `sess-for-${id}`, created: true },
+      })),
     );
   });
 

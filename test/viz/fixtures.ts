@@ -34,7 +34,7 @@ export const oddMachine = createMachine({
       },
       onDone: 'done',
     },
-    'split_left': {},
+    split_left: {},
     done: { type: 'final' },
   },
 });

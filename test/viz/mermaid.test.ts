@@ -96,10 +96,14 @@ describe('toMermaid', () => {
     const p = parseMermaid(toMermaid(sessionMachine));
     expect(hasEdge(p, 'session_container_idle', 'session_container_stopping', 'after(idleStopMs)')).toBe(true);
     expect(hasEdge(p, 'session_poller_polling', 'session_poller_polling', 'after(pollMs) [containerLive]')).toBe(true);
-    expect(hasEdge(p, 'session_container_starting', 'session_container_stopping', 'onDone(startContainer) [stopRequested]')).toBe(true);
+    expect(
+      hasEdge(p, 'session_container_starting', 'session_container_stopping', 'onDone(startContainer) [stopRequested]'),
+    ).toBe(true);
     expect(hasEdge(p, 'session_container_starting', 'session_container_running', 'onDone(startContainer)')).toBe(true);
     expect(hasEdge(p, 'session_container_starting', 'session_container_stopped', 'onError(startContainer)')).toBe(true);
-    expect(hasEdge(p, 'session_container_running', 'session_container_idle', 'container.observed [observedIdle]')).toBe(true);
+    expect(hasEdge(p, 'session_container_running', 'session_container_idle', 'container.observed [observedIdle]')).toBe(
+      true,
+    );
     expect(hasEdge(p, 'session_mailbox_committing', 'session_mailbox_idle', 'onDone(commitBatch)')).toBe(true);
   });
 
