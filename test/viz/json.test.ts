@@ -48,7 +48,7 @@ describe('toJSON', () => {
       targets: [],
       guard: 'isStoppedPhase',
       reenter: false,
-      actions: ['requestWake', 'noteReason'],
+      actions: ['requestWake'],
       delay: null,
     });
     expect(find(sessionMachine, 'session.container.stopped').transitions).toEqual([
