@@ -1,6 +1,7 @@
 export { sessionMachine } from './session.machine.js';
 export type {
   CommitInput,
+  CommitOutput,
   ContainerPhase,
   ContainerStatus,
   MailboxOp,
@@ -10,6 +11,7 @@ export type {
   SessionEvent,
   SessionInput,
   SessionMachine,
+  StartOutput,
 } from './session.machine.js';
 export { registryMachine } from './registry.machine.js';
 export type {

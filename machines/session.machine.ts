@@ -38,6 +38,15 @@ export interface CommitInput {
   containerStatus: ContainerStatus;
 }
 
+/** What `startContainer` resolves with: the clock time the container was up, when known. */
+export type StartOutput = { at: number } | void;
+
+/** A committed batch: one result per operation, and the clock time the batch ran at. */
+export interface CommitOutput {
+  at: number;
+  results: OpResult[];
+}
+
 export interface SessionInput {
   sessionId: string;
   agentGroupId: string;
@@ -64,17 +73,25 @@ export interface SessionContext extends SessionInput {
 
 export type SessionEvent =
   | { type: 'mailbox.enqueue'; op: MailboxOp }
-  | { type: 'container.wake'; reason?: string }
-  | { type: 'container.stop'; reason: string }
-  | { type: 'container.exited'; code: number | null; signal: string | null }
-  | { type: 'container.observed'; busy: boolean }
+  | { type: 'container.wake'; reason?: string; at?: number }
+  | { type: 'container.stop'; reason: string; at?: number }
+  | { type: 'container.exited'; code: number | null; signal: string | null; at?: number }
+  | { type: 'container.observed'; busy: boolean; at?: number }
   | { type: 'session.close' }
   | { type: 'session.quietCheck' };
 
 export type SessionEmitted =
-  | { type: 'mailbox.settled'; results: OpResult[] }
+  | { type: 'mailbox.settled'; results: OpResult[]; at: number }
   | { type: 'mailbox.failed'; ops: MailboxOp[]; error: unknown }
-  | { type: 'container.status'; sessionId: string; from: ContainerStatus; to: ContainerStatus; reason: string }
+  | {
+      type: 'container.status';
+      sessionId: string;
+      from: ContainerStatus;
+      to: ContainerStatus;
+      reason: string;
+      /** Clock time carried by the event that caused the change (epoch ms), if it had one. */
+      at: number | null;
+    }
   | { type: 'container.startFailed'; sessionId: string; error: unknown }
   | { type: 'container.stopFailed'; sessionId: string; error: unknown }
   | { type: 'session.passivate'; sessionId: string };
@@ -83,6 +100,14 @@ export type SessionEmitted =
 function outwardStatus(phase: ContainerPhase, current: ContainerStatus): ContainerStatus {
   if (phase === 'starting' || phase === 'stopping') return current;
   return phase;
+}
+
+/** The clock time an event carries: its own `at`, or the `at` in an invoked actor's output. */
+function stampOf(event: { type: string }): number | null {
+  const e = event as { at?: unknown; output?: { at?: unknown } };
+  if (typeof e.at === 'number') return e.at;
+  if (typeof e.output === 'object' && e.output !== null && typeof e.output.at === 'number') return e.output.at;
+  return null;
 }
 
 function describeExit(event: { code: number | null; signal: string | null }): string {
@@ -100,8 +125,9 @@ export const sessionMachine = setup({
     /** Lets a same-tick burst of operations gather before a commit (one real event-loop turn). */
     gather: fromPromise<void>(async () => {}),
     /** Runs a batch in one open → transaction → close cycle; resolves with one result per op. */
-    commitBatch: fromPromise<OpResult[], CommitInput>(async () => []),
-    startContainer: fromPromise<void, { sessionId: string }>(async () => {}),
+    commitBatch: fromPromise<CommitOutput, CommitInput>(async () => ({ at: 0, results: [] })),
+    /** Starts the container; resolves with the clock time at which it was up. */
+    startContainer: fromPromise<StartOutput, { sessionId: string }>(async () => {}),
     stopContainer: fromPromise<void, { sessionId: string; reason: string }>(async () => {}),
   },
   delays: {
@@ -132,10 +158,10 @@ export const sessionMachine = setup({
       inFlight: context.queue.slice(0, context.maxBatch),
       queue: context.queue.slice(context.maxBatch),
     })),
-    settleBatch: emit(({ event }) => ({
-      type: 'mailbox.settled' as const,
-      results: (event as unknown as { output: OpResult[] }).output,
-    })),
+    settleBatch: emit(({ event }) => {
+      const output = (event as unknown as { output: CommitOutput }).output;
+      return { type: 'mailbox.settled' as const, results: output.results, at: output.at };
+    }),
     failBatch: emit(({ context, event }) => ({
       type: 'mailbox.failed' as const,
       ops: context.inFlight,
@@ -147,7 +173,7 @@ export const sessionMachine = setup({
       queue: [...context.queue, { requestId: `poll:${context.sessionId}:${context.polls + 1}`, kind: 'pollOutbound' }],
     })),
     /** Moves to `phase`; reports a change of the outward status (stopped | running | idle). */
-    changePhase: enqueueActions(({ context, enqueue }, params: { phase: ContainerPhase }) => {
+    changePhase: enqueueActions(({ context, event, enqueue }, params: { phase: ContainerPhase }) => {
       const to = outwardStatus(params.phase, context.status);
       enqueue.assign({ phase: params.phase, status: to });
       if (to !== context.status) {
@@ -157,6 +183,7 @@ export const sessionMachine = setup({
           from: context.status,
           to,
           reason: context.reason,
+          at: stampOf(event),
         });
       }
     }),

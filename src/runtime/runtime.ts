@@ -42,7 +42,16 @@ import type { Db } from '../store/session-db.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
 import { ensureSessionFolder, Registry } from './registry.js';
 import { SessionActor } from './session-actor.js';
-import type { BatchEnv, MessageCounts, OutboundRow, PollResult, SweepResult } from './session-ops.js';
+import {
+  readOutboundSnapshot,
+  readSweepAcks,
+  type BatchEnv,
+  type MessageCounts,
+  type OutboundRow,
+  type Outside,
+  type PollResult,
+  type SweepResult,
+} from './session-ops.js';
 import {
   type ChannelAdapter,
   type ContainerStatus,
@@ -112,6 +121,15 @@ function toInfo(row: SessionRow, status: ContainerStatus, lastActive: string | n
     containerStatus: status,
     lastActive,
     createdAt: row.created_at,
+  };
+}
+
+/** The live reads of the container's side of a session folder. */
+function liveOutside(outboundDbPath: string, heartbeatPath: string): Outside {
+  return {
+    pollSnapshot: ({ nowIso }) => readOutboundSnapshot(outboundDbPath, heartbeatPath, nowIso),
+    sweepAcks: (_op, out) => readSweepAcks(out),
+    observed: (_op, compute) => compute(),
   };
 }
 
@@ -340,7 +358,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const result = await actor.request<{ seq: number; duplicate: boolean }>({
         kind: 'writeMessage',
         message: msg,
-        nowMs: this.clock.now(),
+        at: this.clock.now(),
       });
       this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
       if (!result.duplicate && (msg.trigger ?? 1) === 1 && this.settings.autoWake && actor.status === 'stopped') {
@@ -570,9 +588,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       outboundDbPath: this.paths.outboundDbPath(agentGroupId, sessionId),
       maxAttachmentBytes: this.settings.maxAttachmentBytes,
       maxMessageBytes: this.settings.maxMessageBytes,
-      nowMs: () => this.clock.now(),
-      nowIso: () => isoAt(this.clock),
       heartbeatPath: this.paths.heartbeatPath(agentGroupId, sessionId),
+      outside: liveOutside(
+        this.paths.outboundDbPath(agentGroupId, sessionId),
+        this.paths.heartbeatPath(agentGroupId, sessionId),
+      ),
       retry: { maxTries: this.settings.maxTries, backoffMs: this.settings.retryBackoffMs },
       warn: (details, message) => this.logger.warn({ sessionId, ...details }, message),
       directOutbound: () =>
@@ -608,7 +628,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       env,
       startContainer: (id) => this.startContainer(id),
       stopContainer: (id, reason) => this.stopHandle(id, reason),
-      onResults: (id, results) => this.onResults(id, results),
+      onResults: (id, results, at) => this.onResults(id, results, at),
       onEmitted: (event) => this.onEmitted(event),
       onError: (id, error) => this.report(error, id),
     });
@@ -623,7 +643,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     actor.stop();
   }
 
-  private onResults(sessionId: string, results: OpResult[]): void {
+  private onResults(sessionId: string, results: OpResult[], at: number): void {
     this.counters.commits++;
     this.counters.operations += results.length;
     let wrote = false;
@@ -637,7 +657,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.onSweep(sessionId, r.value as SweepResult);
       }
     }
-    if (wrote) this.touch(sessionId);
+    if (wrote) this.touch(sessionId, new Date(at).toISOString());
   }
 
   private onPoll(sessionId: string, poll: PollResult): void {
@@ -700,8 +720,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private onEmitted(event: SessionEmitted): void {
     switch (event.type) {
       case 'container.status': {
-        const at = event.to === 'running' ? isoAt(this.clock) : null;
-        if (at !== null) this.lastActive.set(event.sessionId, at);
+        const at = event.to === 'running' && event.at !== null ? new Date(event.at).toISOString() : null;
+        if (at !== null && (this.lastActive.get(event.sessionId) ?? '') < at) this.lastActive.set(event.sessionId, at);
         try {
           setContainerStatus(this.central, event.sessionId, event.to, at);
         } catch (error) {
@@ -740,8 +760,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     actor.request({ kind: 'sweep' }, true).catch((error: unknown) => this.report(error, sessionId));
   }
 
-  private touch(sessionId: string): void {
-    const at = isoAt(this.clock);
+  private touch(sessionId: string, at: string): void {
+    const known = this.lastActive.get(sessionId);
+    if (known !== undefined && known >= at) return;
     this.lastActive.set(sessionId, at);
     this.dirtyLastActive.set(sessionId, at);
     if (this.flushScheduled) return;
@@ -782,7 +803,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  private async startContainer(sessionId: string): Promise<void> {
+  private async startContainer(sessionId: string): Promise<{ at: number }> {
     const row = this.row(sessionId);
     const actor = this.live.get(sessionId);
     if (actor === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} is not live`);
@@ -802,8 +823,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.containers.set(sessionId, handle);
     handle.onExit((info) => {
       if (this.containers.get(sessionId) === handle) this.containers.delete(sessionId);
-      this.live.get(sessionId)?.send({ type: 'container.exited', code: info.code, signal: info.signal });
+      this.live.get(sessionId)?.send({ type: 'container.exited', code: info.code, signal: info.signal, at: this.clock.now() });
     });
+    return { at: this.clock.now() };
   }
 
   private async stopHandle(sessionId: string, reason: string): Promise<void> {

@@ -12,6 +12,8 @@ import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, ty
 import {
   sessionMachine,
   type CommitInput,
+  type CommitOutput,
+  type StartOutput,
   type ContainerPhase,
   type ContainerStatus,
   type OpResult,
@@ -32,10 +34,13 @@ export interface SessionActorDeps {
   passivateMs: number;
   maxBatch: number;
   env: BatchEnv;
-  startContainer(sessionId: string): Promise<void>;
+  /** Starts the container; resolves with the clock time it was up. */
+  startContainer(sessionId: string): Promise<{ at: number }>;
   stopContainer(sessionId: string, reason: string): Promise<void>;
   /** Sees every settled result before its caller does (events, delivery, last_active). */
-  onResults(sessionId: string, results: OpResult[]): void;
+  onResults(sessionId: string, results: OpResult[], at: number): void;
+  /** Sees every event the actor itself receives, in processing order (the event log's feed). */
+  onActorEvent?(sessionId: string, event: { type: string }): void;
   onEmitted(event: SessionEmitted): void;
   onError(sessionId: string, error: unknown): void;
 }
@@ -59,17 +64,34 @@ export class SessionActor {
     const machine = sessionMachine.provide({
       actors: {
         gather: fromPromise<void>(nextTurn),
-        commitBatch: fromPromise<OpResult[], CommitInput>(async ({ input }) => executeBatch(deps.env, input)),
-        startContainer: fromPromise<void, { sessionId: string }>(({ input }) => deps.startContainer(input.sessionId)),
+        commitBatch: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
+          const at = deps.clock.now();
+          return { at, results: executeBatch(deps.env, input, at) };
+        }),
+        startContainer: fromPromise<StartOutput, { sessionId: string }>(({ input }) =>
+          deps.startContainer(input.sessionId),
+        ),
         stopContainer: fromPromise<void, { sessionId: string; reason: string }>(({ input }) =>
           deps.stopContainer(input.sessionId, input.reason),
         ),
       },
     });
+    const record = deps.onActorEvent;
+    const userInspect = deps.inspect;
+    const inspect =
+      record === undefined
+        ? userInspect
+        : (event: InspectionEvent) => {
+            if (event.type === '@xstate.event' && event.actorRef === this.actor && event.event.type !== 'xstate.init') {
+              record(this.id, event.event);
+            }
+            if (typeof userInspect === 'function') userInspect(event);
+            else userInspect?.next?.(event);
+          };
     this.actor = createActor(machine, {
       id: `session:${deps.sessionId}`,
       clock: deps.clock,
-      inspect: deps.inspect,
+      inspect,
       input: {
         sessionId: deps.sessionId,
         agentGroupId: deps.agentGroupId,
@@ -80,7 +102,7 @@ export class SessionActor {
       },
     });
     this.actor.on('mailbox.settled', (e) => {
-      deps.onResults(this.id, e.results);
+      deps.onResults(this.id, e.results, e.at);
       for (const r of e.results) this.settle(r);
     });
     this.actor.on('mailbox.failed', (e) => {

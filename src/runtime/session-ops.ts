@@ -57,6 +57,31 @@ export interface PollResult {
   due: number;
   /** `.heartbeat` modification time in ms, or null when there is none. */
   heartbeatMtimeMs: number | null;
+  /** What was read from outside (`outbound.db`, `.heartbeat`): the observation replay feeds back. */
+  snapshot: OutboundSnapshot;
+}
+
+export interface Ack {
+  message_id: string;
+  status: string;
+}
+
+/** One read of the container's side: due `messages_out` rows, `processing_ack`, heartbeat. */
+export interface OutboundSnapshot {
+  rows: Omit<OutboundRow, 'origin'>[];
+  acks: Ack[];
+  heartbeatMtimeMs: number | null;
+}
+
+/**
+ * Reads of the world outside the host's own files. Live, they read the session folder; during
+ * replay they return what the log recorded for the same operation.
+ */
+export interface Outside {
+  pollSnapshot(op: { requestId: string; nowIso: string }): OutboundSnapshot;
+  sweepAcks(op: { requestId: string }, out: Db): Ack[];
+  /** Operations whose whole result is an observation (files, counts of the container's rows). */
+  observed(op: MailboxOp, compute: () => unknown): unknown;
 }
 
 export interface SweepResult {
@@ -64,6 +89,8 @@ export interface SweepResult {
   retried: string[];
   /** Claimed messages that ran out of tries. */
   failed: string[];
+  /** The acks read from `outbound.db` (the observation replay feeds back). */
+  acks: Ack[];
   /** Earliest `process_after` among retried messages, in epoch ms. */
   nextDueAtMs: number | null;
 }
@@ -75,7 +102,7 @@ export interface RetryPolicy {
 }
 
 export type SessionOp =
-  | { kind: 'writeMessage'; message: InboundMessage; nowMs: number }
+  | { kind: 'writeMessage'; message: InboundMessage; at: number }
   | { kind: 'writeRouting'; routing: Routing; destinations?: Destination[] }
   | { kind: 'recordDelivery'; record: DeliveryRecord }
   | { kind: 'pollOutbound' }
@@ -92,9 +119,8 @@ export interface BatchEnv {
   outboundDbPath: string;
   maxAttachmentBytes: number;
   maxMessageBytes: number;
-  nowMs(): number;
-  nowIso(): string;
   heartbeatPath: string;
+  outside: Outside;
   retry: RetryPolicy;
   warn: WarnFn;
   /** Host-originated outbound rows kept in the central DB while a container ran. */
@@ -108,7 +134,17 @@ interface Undo {
   files: { messageId: string; filenames: string[] }[];
 }
 
-type Handler = (db: Db, op: SessionOp, env: BatchEnv, input: CommitInput, undo: Undo) => unknown;
+/** Everything an operation's handler may use besides the DB: no clock, no id source. */
+interface OpContext {
+  env: BatchEnv;
+  input: CommitInput;
+  undo: Undo;
+  mop: MailboxOp;
+  /** The clock time of the batch (recorded with the batch, so replay reuses it). */
+  at: number;
+}
+
+type Handler = (db: Db, op: SessionOp, ctx: OpContext) => unknown;
 
 function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, env: BatchEnv, undo: Undo) {
   const { message } = op;
@@ -118,7 +154,7 @@ function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, 
     sessionDir: env.sessionDir,
     messageId: message.id,
     content: message.content,
-    nowMs: op.nowMs,
+    nowMs: op.at,
     maxAttachmentBytes: env.maxAttachmentBytes,
     warn: env.warn,
   });
@@ -144,36 +180,43 @@ function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, 
 const OUTBOUND_COLUMNS =
   'id, seq, in_reply_to, timestamp, deliver_after, kind, platform_id, channel_type, thread_id, content';
 
-function pollOutbound(db: Db, env: BatchEnv): PollResult {
-  const delivered = deliveredIds(db);
-  const pendingIn = db
-    .prepare(
-      `SELECT id FROM messages_in WHERE status = 'pending'
-         AND (process_after IS NULL OR datetime(process_after) <= datetime(?))`,
-    )
-    .all(env.nowIso()) as { id: string }[];
-  const { rows, acks } = readOutbound(env.outboundDbPath, (out) => ({
-    rows: out
-      .prepare(
-        `SELECT ${OUTBOUND_COLUMNS} FROM messages_out
-         WHERE deliver_after IS NULL OR datetime(deliver_after) <= datetime(?) ORDER BY seq`,
-      )
-      .all(env.nowIso()) as Omit<OutboundRow, 'origin'>[],
-    acks: out.prepare('SELECT message_id, status FROM processing_ack').all() as {
-      message_id: string;
-      status: string;
-    }[],
+/** The live reads behind `Outside`: the container's files, opened read-only for one read. */
+export function readOutboundSnapshot(outboundDbPath: string, heartbeatPath: string, nowIso: string): OutboundSnapshot {
+  const { rows, acks } = readOutbound(outboundDbPath, (out) => ({
+    rows: stmt(
+      out,
+      `SELECT ${OUTBOUND_COLUMNS} FROM messages_out
+       WHERE deliver_after IS NULL OR datetime(deliver_after) <= datetime(?) ORDER BY seq`,
+    ).all(nowIso) as Omit<OutboundRow, 'origin'>[],
+    acks: stmt(out, 'SELECT message_id, status FROM processing_ack ORDER BY message_id').all() as Ack[],
   }));
-  syncFinishedAcks(db, acks);
-  const acked = new Set(acks.map((a) => a.message_id));
+  return { rows, acks, heartbeatMtimeMs: heartbeatMtime(heartbeatPath) };
+}
+
+export function readSweepAcks(out: Db): Ack[] {
+  return stmt(out, 'SELECT message_id, status FROM processing_ack ORDER BY message_id').all() as Ack[];
+}
+
+function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number): PollResult {
+  const nowIso = new Date(at).toISOString();
+  const delivered = deliveredIds(db);
+  const pendingIn = stmt(
+    db,
+    `SELECT id FROM messages_in WHERE status = 'pending'
+       AND (process_after IS NULL OR datetime(process_after) <= datetime(?))`,
+  ).all(nowIso) as { id: string }[];
+  const snapshot = env.outside.pollSnapshot({ requestId: op.requestId, nowIso });
+  syncFinishedAcks(db, snapshot.acks);
+  const acked = new Set(snapshot.acks.map((a) => a.message_id));
   const undelivered: OutboundRow[] = [];
-  for (const row of rows) if (!delivered.has(row.id)) undelivered.push({ ...row, origin: 'container' });
+  for (const row of snapshot.rows) if (!delivered.has(row.id)) undelivered.push({ ...row, origin: 'container' });
   for (const row of env.directOutbound()) if (!delivered.has(row.id)) undelivered.push(row);
   return {
     undelivered,
-    claimed: acks.filter((a) => a.status === 'processing').length,
+    claimed: snapshot.acks.filter((a) => a.status === 'processing').length,
     due: pendingIn.filter((r) => !acked.has(r.id)).length,
-    heartbeatMtimeMs: heartbeatMtime(env.heartbeatPath),
+    heartbeatMtimeMs: snapshot.heartbeatMtimeMs,
+    snapshot,
   };
 }
 
@@ -184,11 +227,6 @@ function heartbeatMtime(path: string): number | null {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-}
-
-interface Ack {
-  message_id: string;
-  status: string;
 }
 
 /** Copies the container's `completed`/`failed` acks into `messages_in.status`. */
@@ -205,11 +243,11 @@ function syncFinishedAcks(db: Db, acks: readonly Ack[]): void {
  * reached), and removes those orphan `processing` claims from `outbound.db` — a host write,
  * allowed only while the container is stopped.
  */
-function sweep(db: Db, env: BatchEnv, input: CommitInput): SweepResult {
+function sweep(db: Db, op: MailboxOp, env: BatchEnv, input: CommitInput, at: number): SweepResult {
   return withOutboundWhileStopped(env.outboundDbPath, input.containerStatus, (out) => {
-    const acks = stmt(out, 'SELECT message_id, status FROM processing_ack').all() as Ack[];
+    const acks = env.outside.sweepAcks({ requestId: op.requestId }, out);
     syncFinishedAcks(db, acks);
-    const result: SweepResult = { retried: [], failed: [], nextDueAtMs: null };
+    const result: SweepResult = { retried: [], failed: [], nextDueAtMs: null, acks };
     const find = stmt(db, "SELECT tries FROM messages_in WHERE id = ? AND status = 'pending'");
     const retry = stmt(db, 'UPDATE messages_in SET tries = ?, process_after = ? WHERE id = ?');
     const fail = stmt(db, "UPDATE messages_in SET tries = ?, status = 'failed' WHERE id = ?");
@@ -225,7 +263,7 @@ function sweep(db: Db, env: BatchEnv, input: CommitInput): SweepResult {
         result.failed.push(ack.message_id);
         continue;
       }
-      const dueAt = env.nowMs() + env.retry.backoffMs * 2 ** (tries - 1);
+      const dueAt = at + env.retry.backoffMs * 2 ** (tries - 1);
       retry.run(tries, new Date(dueAt).toISOString(), ack.message_id);
       result.retried.push(ack.message_id);
       result.nextDueAtMs = result.nextDueAtMs === null ? dueAt : Math.min(result.nextDueAtMs, dueAt);
@@ -288,27 +326,28 @@ function messageCounts(db: Db, env: BatchEnv): MessageCounts {
   };
 }
 
+type OpOf<K extends SessionOp['kind']> = Extract<SessionOp, { kind: K }>;
+
 const handlers: Record<SessionOp['kind'], Handler> = {
-  writeMessage: (db, op, env, _input, undo) =>
-    writeMessage(db, op as Extract<SessionOp, { kind: 'writeMessage' }>, env, undo),
+  writeMessage: (db, op, { env, undo }) => writeMessage(db, op as OpOf<'writeMessage'>, env, undo),
   writeRouting: (db, op) => {
-    const o = op as Extract<SessionOp, { kind: 'writeRouting' }>;
+    const o = op as OpOf<'writeRouting'>;
     writeRouting(db, o.routing);
     if (o.destinations !== undefined) replaceDestinations(db, o.destinations);
     return undefined;
   },
-  recordDelivery: (db, op) => recordDelivery(db, (op as Extract<SessionOp, { kind: 'recordDelivery' }>).record),
-  pollOutbound: (db, _op, env) => pollOutbound(db, env),
-  readOutbox: (_db, op, env) => {
-    const o = op as Extract<SessionOp, { kind: 'readOutbox' }>;
-    return readOutboxFiles(env.sessionDir, o.messageId, o.filenames, env.warn);
+  recordDelivery: (db, op) => recordDelivery(db, (op as OpOf<'recordDelivery'>).record),
+  pollOutbound: (db, _op, { mop, env, at }) => pollOutbound(db, mop, env, at),
+  readOutbox: (_db, op, { env, mop }) => {
+    const o = op as OpOf<'readOutbox'>;
+    return env.outside.observed(mop, () => readOutboxFiles(env.sessionDir, o.messageId, o.filenames, env.warn));
   },
-  clearOutbox: (_db, op, env) =>
-    clearOutbox(env.sessionDir, (op as Extract<SessionOp, { kind: 'clearOutbox' }>).messageId, env.warn),
-  writeOutboundDirect: (db, op, env, input) =>
-    writeOutboundDirect(db, op as Extract<SessionOp, { kind: 'writeOutboundDirect' }>, env, input),
-  sweep: (db, _op, env, input) => sweep(db, env, input),
-  counts: (db, _op, env) => messageCounts(db, env),
+  clearOutbox: (_db, op, { env, mop }) =>
+    env.outside.observed(mop, () => clearOutbox(env.sessionDir, (op as OpOf<'clearOutbox'>).messageId, env.warn)),
+  writeOutboundDirect: (db, op, { env, input }) =>
+    writeOutboundDirect(db, op as OpOf<'writeOutboundDirect'>, env, input),
+  sweep: (db, _op, { mop, env, input, at }) => sweep(db, mop, env, input, at),
+  counts: (db, _op, { env, mop }) => env.outside.observed(mop, () => messageCounts(db, env)),
   barrier: () => undefined,
 };
 
@@ -324,7 +363,7 @@ function undoFiles(env: BatchEnv, files: Undo['files']): void {
  * Commits one batch. Never throws: every failure becomes a per-operation `RuntimeError` result
  * (a failed COMMIT or open rejects every operation of the batch with `STORAGE`).
  */
-export function executeBatch(env: BatchEnv, input: CommitInput): OpResult[] {
+export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpResult[] {
   const batchUndo: Undo = { files: [] };
   try {
     return withInbound(env.inboundDbPath, (db) =>
@@ -333,7 +372,9 @@ export function executeBatch(env: BatchEnv, input: CommitInput): OpResult[] {
         try {
           const handler = handlers[op.kind as SessionOp['kind']];
           if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
-          const value = db.transaction(() => handler(db, op.payload as SessionOp, env, input, opUndo))();
+          const value = db.transaction(() =>
+            handler(db, op.payload as SessionOp, { env, input, undo: opUndo, mop: op, at }),
+          )();
           batchUndo.files.push(...opUndo.files);
           return { requestId: op.requestId, kind: op.kind, ok: true, value };
         } catch (error) {

@@ -243,18 +243,21 @@ export function modeOfSession(db: Db, sessionId: string): SessionMode | undefine
 }
 
 export function setContainerStatus(db: Db, id: string, status: ContainerStatus, lastActive: string | null): void {
-  stmt(db, 'UPDATE sessions SET container_status = ?, last_active = COALESCE(?, last_active) WHERE id = ?').run(
-    status,
-    lastActive,
-    id,
-  );
+  // last_active only moves forward (ISO-8601 UTC strings order as time does).
+  stmt(
+    db,
+    `UPDATE sessions SET container_status = @status,
+       last_active = CASE WHEN last_active IS NULL OR @at > last_active THEN COALESCE(@at, last_active) ELSE last_active END
+     WHERE id = @id`,
+  ).run({ status, at: lastActive, id });
 }
 
 /** Writes many `last_active` values in one transaction (the coalesced flush). */
 export function setLastActive(db: Db, entries: Iterable<readonly [sessionId: string, at: string]>): void {
-  const update = stmt(db, 'UPDATE sessions SET last_active = ? WHERE id = ?');
+  // Only ever moves forward, so the order in which coalesced writes land cannot matter.
+  const update = stmt(db, 'UPDATE sessions SET last_active = @at WHERE id = @id AND (last_active IS NULL OR last_active < @at)');
   db.transaction(() => {
-    for (const [id, at] of entries) update.run(at, id);
+    for (const [id, at] of entries) update.run({ at, id });
   })();
 }
 

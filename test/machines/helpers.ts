@@ -11,6 +11,7 @@ import {
   type SessionEmitted,
   type SessionInput,
 } from '../../machines/session.machine.js';
+import type { CommitOutput, StartOutput } from '../../machines/session.machine.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -43,7 +44,9 @@ export const SESSION_INPUT: SessionInput = {
   maxBatch: 100,
 };
 
-export const okResults = (ops: MailboxOp[]): OpResult[] =>
+export const okResults = (ops: MailboxOp[]): CommitOutput => ({ at: 0, results: okList(ops) });
+
+const okList = (ops: MailboxOp[]): OpResult[] =>
   ops.map((op) => ({ requestId: op.requestId, kind: op.kind, ok: true, value: op.requestId }));
 
 export type StatusEvent = Extract<SessionEmitted, { type: 'container.status' }>;
@@ -55,7 +58,7 @@ export interface SessionHarness {
   input: SessionInput;
   starts: { input: { sessionId: string }; deferred: Deferred<void> }[];
   stops: { sessionId: string; reason: string }[];
-  commits: { input: CommitInput; deferred: Deferred<OpResult[]> }[];
+  commits: { input: CommitInput; deferred: Deferred<CommitOutput> }[];
   emitted: SessionEmitted[];
   errors: unknown[];
   /** Resolve each start as soon as it is invoked. */
@@ -90,7 +93,7 @@ export function sessionHarness(options: HarnessOptions = {}): SessionHarness {
   } as unknown as SessionHarness;
   const machine = sessionMachine.provide({
     actors: {
-      startContainer: fromPromise<void, { sessionId: string }>(({ input: startInput }) => {
+      startContainer: fromPromise<StartOutput, { sessionId: string }>(({ input: startInput }) => {
         const d = deferred<void>();
         h.starts.push({ input: startInput, deferred: d });
         if (h.autoStart) d.resolve();
@@ -99,8 +102,8 @@ export function sessionHarness(options: HarnessOptions = {}): SessionHarness {
       stopContainer: fromPromise<void, { sessionId: string; reason: string }>(async ({ input: stopInput }) => {
         h.stops.push(stopInput);
       }),
-      commitBatch: fromPromise<OpResult[], CommitInput>(({ input: commitInput }) => {
-        const d = deferred<OpResult[]>();
+      commitBatch: fromPromise<CommitOutput, CommitInput>(({ input: commitInput }) => {
+        const d = deferred<CommitOutput>();
         h.commits.push({ input: commitInput, deferred: d });
         if (h.autoCommit) d.resolve(okResults(commitInput.ops));
         return d.promise;

@@ -20,6 +20,7 @@ import {
   type SessionEmitted,
   type SessionEvent,
 } from '../../machines/session.machine.js';
+import type { CommitOutput, StartOutput } from '../../machines/session.machine.js';
 import {
   containerOf,
   drain,
@@ -59,7 +60,7 @@ const ENV = {
   startDone: internal(`xstate.done.actor.${START_ID}`, { output: undefined }),
   startFailed: (error: unknown) => internal(`xstate.error.actor.${START_ID}`, { error }),
   gatherDone: internal(`xstate.done.actor.${invokeIdOf('session.mailbox.gathering')}`, { output: undefined }),
-  commitDone: (output: OpResult[]) =>
+  commitDone: (output: CommitOutput) =>
     internal(`xstate.done.actor.${invokeIdOf('session.mailbox.committing')}`, { output }),
   idleTimeout: internal(afterEventOf('session.container.idle')),
 };
@@ -232,13 +233,13 @@ describe('session machine, pure transitions', () => {
     const idle = run(running, EV.notBusy);
     expect(containerOf(idle.s)).toBe('idle');
     expect(emittedOf(idle.actions)).toEqual([
-      { type: 'container.status', sessionId: 's-1', from: 'running', to: 'idle', reason: 'no claimed or due work' },
+      { type: 'container.status', sessionId: 's-1', from: 'running', to: 'idle', reason: 'no claimed or due work', at: null },
     ]);
     expect(run(idle.s, EV.notBusy).s.context).toEqual(idle.s.context);
     const back = run(idle.s, EV.busy);
     expect(containerOf(back.s)).toBe('running');
     expect(emittedOf(back.actions)).toEqual([
-      { type: 'container.status', sessionId: 's-1', from: 'idle', to: 'running', reason: 'work arrived' },
+      { type: 'container.status', sessionId: 's-1', from: 'idle', to: 'running', reason: 'work arrived', at: null },
     ]);
   });
 
@@ -352,7 +353,7 @@ describe('session actor, containers', () => {
     expect(containerOf(h.snapshot())).toBe('stopping');
     expect(h.statuses()).toHaveLength(3);
     h.actor.send({ type: 'container.exited', code: null, signal: 'SIGTERM' });
-    const base = { type: 'container.status', sessionId: 's-1' };
+    const base = { type: 'container.status', sessionId: 's-1', at: null };
     expect(h.statuses()).toEqual([
       { ...base, from: 'stopped', to: 'running', reason: 'message m1' },
       { ...base, from: 'running', to: 'idle', reason: 'no claimed or due work' },
@@ -464,7 +465,7 @@ describe('session actor, containers', () => {
   it('survives a rejected stopContainer', async () => {
     const machine = sessionMachine.provide({
       actors: {
-        startContainer: fromPromise<void, { sessionId: string }>(async () => {}),
+        startContainer: fromPromise<StartOutput, { sessionId: string }>(async () => {}),
         stopContainer: fromPromise<void, { sessionId: string; reason: string }>(async () => {
           throw new Error('docker stop failed');
         }),
@@ -853,5 +854,16 @@ describe('session machine, model-based (container region)', () => {
     } else {
       expect(containerOf(after)).toBe(rule());
     }
+  });
+});
+
+describe('session machine, clock stamps', () => {
+  it('carries the clock time of the causing event on container.status (observed, exited)', () => {
+    const [s0] = initialTransition(sessionMachine, SESSION_INPUT);
+    const [live] = transition(sessionMachine, s0, EV.wake);
+    const [up, upActions] = transition(sessionMachine, live, { ...ENV.startDone, output: { at: 1234 } } as SessionEvent);
+    expect(emittedOf(upActions as ActionLike[]).filter((e) => e.type === 'container.status')).toMatchObject([{ to: 'running', at: 1234 }]);
+    const [, idleActions] = transition(sessionMachine, up, { type: 'container.observed', busy: false, at: 5678 });
+    expect(emittedOf(idleActions as ActionLike[]).filter((e) => e.type === 'container.status')).toMatchObject([{ to: 'idle', at: 5678 }]);
   });
 });
