@@ -41,6 +41,7 @@ import {
 import type { Db } from '../store/session-db.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
 import { ensureSessionFolder, Registry } from './registry.js';
+import { createSessionEnv } from './session-env.js';
 import { SessionActor } from './session-actor.js';
 import {
   readOutboundSnapshot,
@@ -582,40 +583,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (existing !== undefined) return existing;
     const agentGroupId = row.agent_group_id;
     const sessionId = row.id;
-    const env: BatchEnv = {
-      sessionDir: this.paths.sessionDir(agentGroupId, sessionId),
-      inboundDbPath: this.paths.inboundDbPath(agentGroupId, sessionId),
-      outboundDbPath: this.paths.outboundDbPath(agentGroupId, sessionId),
-      maxAttachmentBytes: this.settings.maxAttachmentBytes,
-      maxMessageBytes: this.settings.maxMessageBytes,
-      heartbeatPath: this.paths.heartbeatPath(agentGroupId, sessionId),
-      outside: liveOutside(
+    const env = createSessionEnv(
+      this.central,
+      this.paths,
+      agentGroupId,
+      sessionId,
+      {
+        maxAttachmentBytes: this.settings.maxAttachmentBytes,
+        maxMessageBytes: this.settings.maxMessageBytes,
+        retry: { maxTries: this.settings.maxTries, backoffMs: this.settings.retryBackoffMs },
+      },
+      liveOutside(
         this.paths.outboundDbPath(agentGroupId, sessionId),
         this.paths.heartbeatPath(agentGroupId, sessionId),
       ),
-      retry: { maxTries: this.settings.maxTries, backoffMs: this.settings.retryBackoffMs },
-      warn: (details, message) => this.logger.warn({ sessionId, ...details }, message),
-      directOutbound: () =>
-        listDirectOutbound(this.central, sessionId).map((r): OutboundRow => ({
-          ...r,
-          seq: null,
-          in_reply_to: null,
-          timestamp: r.created_at,
-          deliver_after: null,
-          origin: 'host',
-        })),
-      queueDirectOutbound: (m, timestamp) =>
-        insertDirectOutbound(this.central, {
-          session_id: sessionId,
-          id: m.id,
-          kind: m.kind,
-          platform_id: m.platformId,
-          channel_type: m.channelType,
-          thread_id: m.threadId,
-          content: m.content,
-          created_at: timestamp,
-        }),
-    };
+      (details, message) => this.logger.warn({ sessionId, ...details }, message),
+    );
     const actor = new SessionActor({
       sessionId,
       agentGroupId,
@@ -823,7 +806,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.containers.set(sessionId, handle);
     handle.onExit((info) => {
       if (this.containers.get(sessionId) === handle) this.containers.delete(sessionId);
-      this.live.get(sessionId)?.send({ type: 'container.exited', code: info.code, signal: info.signal, at: this.clock.now() });
+      this.live
+        .get(sessionId)
+        ?.send({ type: 'container.exited', code: info.code, signal: info.signal, at: this.clock.now() });
     });
     return { at: this.clock.now() };
   }

@@ -255,7 +255,10 @@ export function setContainerStatus(db: Db, id: string, status: ContainerStatus, 
 /** Writes many `last_active` values in one transaction (the coalesced flush). */
 export function setLastActive(db: Db, entries: Iterable<readonly [sessionId: string, at: string]>): void {
   // Only ever moves forward, so the order in which coalesced writes land cannot matter.
-  const update = stmt(db, 'UPDATE sessions SET last_active = @at WHERE id = @id AND (last_active IS NULL OR last_active < @at)');
+  const update = stmt(
+    db,
+    'UPDATE sessions SET last_active = @at WHERE id = @id AND (last_active IS NULL OR last_active < @at)',
+  );
   db.transaction(() => {
     for (const [id, at] of entries) update.run({ at, id });
   })();

@@ -233,7 +233,14 @@ describe('session machine, pure transitions', () => {
     const idle = run(running, EV.notBusy);
     expect(containerOf(idle.s)).toBe('idle');
     expect(emittedOf(idle.actions)).toEqual([
-      { type: 'container.status', sessionId: 's-1', from: 'running', to: 'idle', reason: 'no claimed or due work', at: null },
+      {
+        type: 'container.status',
+        sessionId: 's-1',
+        from: 'running',
+        to: 'idle',
+        reason: 'no claimed or due work',
+        at: null,
+      },
     ]);
     expect(run(idle.s, EV.notBusy).s.context).toEqual(idle.s.context);
     const back = run(idle.s, EV.busy);
@@ -861,9 +868,16 @@ describe('session machine, clock stamps', () => {
   it('carries the clock time of the causing event on container.status (observed, exited)', () => {
     const [s0] = initialTransition(sessionMachine, SESSION_INPUT);
     const [live] = transition(sessionMachine, s0, EV.wake);
-    const [up, upActions] = transition(sessionMachine, live, { ...ENV.startDone, output: { at: 1234 } } as SessionEvent);
-    expect(emittedOf(upActions as ActionLike[]).filter((e) => e.type === 'container.status')).toMatchObject([{ to: 'running', at: 1234 }]);
+    const [up, upActions] = transition(sessionMachine, live, {
+      ...ENV.startDone,
+      output: { at: 1234 },
+    } as unknown as SessionEvent);
+    expect(emittedOf(upActions as ActionLike[]).filter((e) => e.type === 'container.status')).toMatchObject([
+      { to: 'running', at: 1234 },
+    ]);
     const [, idleActions] = transition(sessionMachine, up, { type: 'container.observed', busy: false, at: 5678 });
-    expect(emittedOf(idleActions as ActionLike[]).filter((e) => e.type === 'container.status')).toMatchObject([{ to: 'idle', at: 5678 }]);
+    expect(emittedOf(idleActions as ActionLike[]).filter((e) => e.type === 'container.status')).toMatchObject([
+      { to: 'idle', at: 5678 },
+    ]);
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * What a session's batches run against: its paths, limits and the central-DB hooks. Shared by
+ * the live runtime and replay, so both commit batches through the very same code.
+ */
+import type { WarnFn } from '../files/inbox.js';
+import type { SessionPaths } from '../files/paths.js';
+import { insertDirectOutbound, listDirectOutbound } from '../store/central.js';
+import type { Db } from '../store/session-db.js';
+import type { BatchEnv, OutboundRow, Outside, RetryPolicy } from './session-ops.js';
+
+export interface SessionEnvSettings {
+  maxAttachmentBytes: number;
+  maxMessageBytes: number;
+  retry: RetryPolicy;
+}
+
+export function createSessionEnv(
+  central: Db,
+  paths: SessionPaths,
+  agentGroupId: string,
+  sessionId: string,
+  settings: SessionEnvSettings,
+  outside: Outside,
+  warn: WarnFn,
+): BatchEnv {
+  return {
+    sessionDir: paths.sessionDir(agentGroupId, sessionId),
+    inboundDbPath: paths.inboundDbPath(agentGroupId, sessionId),
+    outboundDbPath: paths.outboundDbPath(agentGroupId, sessionId),
+    heartbeatPath: paths.heartbeatPath(agentGroupId, sessionId),
+    maxAttachmentBytes: settings.maxAttachmentBytes,
+    maxMessageBytes: settings.maxMessageBytes,
+    retry: settings.retry,
+    outside,
+    warn,
+    directOutbound: () =>
+      listDirectOutbound(central, sessionId).map((r): OutboundRow => ({
+        id: r.id,
+        seq: null,
+        in_reply_to: null,
+        timestamp: r.created_at,
+        deliver_after: null,
+        kind: r.kind,
+        platform_id: r.platform_id,
+        channel_type: r.channel_type,
+        thread_id: r.thread_id,
+        content: r.content,
+        origin: 'host',
+      })),
+    queueDirectOutbound: (m, timestamp) =>
+      insertDirectOutbound(central, {
+        session_id: sessionId,
+        id: m.id,
+        kind: m.kind,
+        platform_id: m.platformId,
+        channel_type: m.channelType,
+        thread_id: m.threadId,
+        content: m.content,
+        created_at: timestamp,
+      }),
+  };
+}
