@@ -26,8 +26,6 @@ import { createPaths, type SessionPaths } from '../files/paths.js';
 import {
   getMessagingGroup,
   getSession,
-  insertDirectOutbound,
-  listDirectOutbound,
   listSessions,
   markSessionClosed,
   modeOfSession,
@@ -46,9 +44,7 @@ import { SessionActor } from './session-actor.js';
 import {
   readOutboundSnapshot,
   readSweepAcks,
-  type BatchEnv,
   type MessageCounts,
-  type OutboundRow,
   type Outside,
   type PollResult,
   type SweepResult,

@@ -16,7 +16,6 @@ import {
   type CommitInput,
   type ContainerPhase,
   type ContainerStatus,
-  type OpResult,
   type SessionEmitted,
   type SessionEvent,
 } from '../../machines/session.machine.js';
