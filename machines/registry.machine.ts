@@ -18,6 +18,8 @@ export interface ResolveRequest {
   messagingGroupId: string | null;
   threadId: string | null;
   mode: SessionMode;
+  /** Clock reading of the call that asked, used as the new session's creation time. */
+  at?: number;
 }
 
 export interface ResolveOutcome {

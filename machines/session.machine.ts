@@ -151,8 +151,13 @@ export const sessionMachine = setup({
     observedIdle: ({ event }) => event.type === 'container.observed' && !event.busy,
   },
   actions: {
+    // Appends in place: copying the queue on every event made a burst of n operations O(n²).
+    // The queue is private to the mailbox; `takeBatch` hands out fresh arrays.
     enqueue: assign({
-      queue: ({ context, event }) => (event.type === 'mailbox.enqueue' ? [...context.queue, event.op] : context.queue),
+      queue: ({ context, event }) => {
+        if (event.type === 'mailbox.enqueue') context.queue.push(event.op);
+        return context.queue;
+      },
     }),
     takeBatch: assign(({ context }) => ({
       inFlight: context.queue.slice(0, context.maxBatch),
@@ -168,10 +173,10 @@ export const sessionMachine = setup({
       error: (event as unknown as { error: unknown }).error,
     })),
     clearInFlight: assign({ inFlight: [] }),
-    enqueuePoll: assign(({ context }) => ({
-      polls: context.polls + 1,
-      queue: [...context.queue, { requestId: `poll:${context.sessionId}:${context.polls + 1}`, kind: 'pollOutbound' }],
-    })),
+    enqueuePoll: assign(({ context }) => {
+      const op = { requestId: `poll:${context.sessionId}:${context.polls + 1}`, kind: 'pollOutbound' };
+      return { polls: context.polls + 1, queue: [...context.queue, { ...op, payload: { kind: 'pollOutbound' } }] };
+    }),
     /** Moves to `phase`; reports a change of the outward status (stopped | running | idle). */
     changePhase: enqueueActions(({ context, event, enqueue }, params: { phase: ContainerPhase }) => {
       const to = outwardStatus(params.phase, context.status);

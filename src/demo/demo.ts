@@ -4,9 +4,10 @@
  * Three channels in the three session modes send messages (one with an attachment, one asking
  * for a file back); the bundled reference agent answers as a real child process; replies are
  * delivered to console channels; container status changes are shown as they happen; a summary
- * table closes the run. Every event is appended to an event log whose path is printed.
+ * table closes the run. The runtime records its event log (JSONL, replayable with
+ * `session-actors replay`) at the path it prints.
  */
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { processDriver } from '../container/process-driver.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
@@ -126,11 +127,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const logPath = resolve(options.logPath ?? `${dataDir}.events.log`);
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dirname(logPath), { recursive: true });
-  writeFileSync(logPath, '');
   const started = Date.now();
   const stamp = () => `[${((Date.now() - started) / 1000).toFixed(2).padStart(5, '0')}]`;
-  const log = (event: string, data: object) =>
-    appendFileSync(logPath, `${JSON.stringify({ t: Date.now() - started, event, ...data })}\n`);
 
   let statusLine = '';
   const println = (text: string) => {
@@ -157,6 +155,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     pollMs: 50,
     idleStopMs: 800,
     passivateMs: 60_000,
+    eventLog: logPath,
   });
 
   const statuses = new Map<string, string>();
@@ -173,18 +172,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   rt.on('container.status', (e) => {
     statuses.set(e.sessionId, e.to);
-    log('container.status', e);
     println(`${stamp()} ${short(e.sessionId)}  ${pad(e.from, 7)} → ${pad(e.to, 7)} (${e.reason})`);
     redraw();
   });
-  rt.on('session.created', (e) => log('session.created', { sessionId: e.session.id }));
-  rt.on('message.written', (e) => log('message.written', e));
-  rt.on('outbound.failed', (e) => log('outbound.failed', { ...e, error: e.error.message }));
   rt.on('error', (e) => println(`${stamp()} error: ${e.error.message}`));
 
   const allDelivered = new Promise<void>((done) => {
-    rt.on('outbound.delivered', (e) => {
-      log('outbound.delivered', e);
+    rt.on('outbound.delivered', () => {
       delivered++;
       redraw();
       if (delivered === expected) done();

@@ -50,7 +50,10 @@ export function ensureSessionFolder(paths: SessionPaths, agentGroupId: string, s
   return true;
 }
 
-export function resolveInCentral(deps: ResolveDeps, req: ResolveInput): ResolveOutcome {
+/** A resolution request; `at` is the clock reading of the call that asked (the creation time). */
+export type ResolveCall = ResolveInput & { at?: number };
+
+export function resolveInCentral(deps: ResolveDeps, req: ResolveCall): ResolveOutcome {
   const { central, paths } = deps;
   if (getAgentGroup(central, req.agentGroupId) === undefined) {
     throw new RuntimeError('UNKNOWN_AGENT_GROUP', `agent group ${req.agentGroupId} does not exist`);
@@ -80,7 +83,7 @@ export function resolveInCentral(deps: ResolveDeps, req: ResolveInput): ResolveO
         status: 'active',
         container_status: 'stopped',
         last_active: null,
-        created_at: new Date(deps.clock.now()).toISOString(),
+        created_at: new Date(req.at ?? deps.clock.now()).toISOString(),
       });
       setSessionKey(central, { key, mode: req.mode, agent_group_id: req.agentGroupId, session_id: sessionId });
       return { sessionId, created: true };
@@ -118,7 +121,7 @@ export class Registry {
     this.actor.start();
   }
 
-  resolve(input: ResolveInput): Promise<ResolveOutcome> {
+  resolve(input: ResolveCall): Promise<ResolveOutcome> {
     const requestId = `resolve:${++this.requests}`;
     return new Promise<ResolveOutcome>((resolve, reject) => {
       const done = () => this.waiters.delete(requestId);

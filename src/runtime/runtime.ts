@@ -39,6 +39,10 @@ import {
 import type { Db } from '../store/session-db.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
 import { ensureSessionFolder, Registry } from './registry.js';
+import { CommitTurns } from './commit-turns.js';
+import { digestDataDir } from '../eventlog/digest.js';
+import type { LogSettings } from '../eventlog/format.js';
+import { Recorder } from '../eventlog/recorder.js';
 import { createSessionEnv } from './session-env.js';
 import { SessionActor } from './session-actor.js';
 import {
@@ -106,6 +110,20 @@ export interface ResolveResult {
 }
 
 const MiB = 1024 * 1024;
+const RECONCILED = 'reconciled: no live container after restart';
+
+function logSettings(settings: Runtime['settings']): LogSettings {
+  return {
+    pollMs: settings.pollMs,
+    idleStopMs: settings.idleStopMs,
+    passivateMs: settings.passivateMs,
+    maxBatch: settings.maxBatch,
+    maxAttachmentBytes: settings.maxAttachmentBytes,
+    maxMessageBytes: settings.maxMessageBytes,
+    maxTries: settings.maxTries,
+    retryBackoffMs: settings.retryBackoffMs,
+  };
+}
 
 function toInfo(row: SessionRow, status: ContainerStatus, lastActive: string | null): SessionInfo {
   return {
@@ -135,6 +153,17 @@ async function guarded<T>(body: () => T | Promise<T>): Promise<T> {
   return body();
 }
 
+/** Wraps an id source so every minted id is also written to the event log. */
+function recordingIds(ids: IdSource, recorder: Recorder): IdSource {
+  return {
+    next(prefix) {
+      const v = ids.next(prefix);
+      recorder.record({ k: 'id', p: prefix, v });
+      return v;
+    },
+  };
+}
+
 const noneDriver: ContainerDriver = {
   start: async () => {
     throw new RuntimeError('INVALID_INPUT', "driver 'none' never starts containers");
@@ -154,13 +183,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly registry: Registry;
   private readonly deliverer: Deliverer;
   private readonly live = new Map<string, SessionActor>();
+  private readonly turns = new CommitTurns();
+  private readonly recorder: Recorder | undefined;
   private readonly containers = new Map<string, ContainerHandle>();
   private readonly lastActive = new Map<string, string>();
   private readonly dirtyLastActive = new Map<string, string>();
   private flushScheduled = false;
   private readonly counters = { commits: 0, operations: 0, lastActiveFlushes: 0 };
   private closed = false;
-  private readonly settings: {
+  /** @internal */
+  readonly settings: {
     autoWake: boolean;
     pollMs: number;
     idleStopMs: number;
@@ -183,7 +215,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.dataDir = options.dataDir;
     this.clock = options.clock ?? systemClock;
-    this.ids = options.ids ?? randomIds(this.clock);
     this.logger = options.logger ?? silentLogger;
     this.driver = driver;
     this.channels = options.channels ?? {};
@@ -204,6 +235,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
     this.paths = createPaths(options.dataDir);
     this.central = openCentral(options.dataDir);
+    this.recorder =
+      typeof options.eventLog === 'string'
+        ? new Recorder(options.eventLog, logSettings(this.settings), this.clock.now())
+        : undefined;
+    const ids = options.ids ?? randomIds(this.clock);
+    this.ids = this.recorder === undefined ? ids : recordingIds(ids, this.recorder);
     this.registry = new Registry(
       { central: this.central, paths: this.paths, clock: this.clock, ids: this.ids },
       { inspect: this.inspect, onError: (error) => this.report(error) },
@@ -229,6 +266,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       if (row.container_status === 'running' || row.container_status === 'idle') {
         setContainerStatus(this.central, row.id, 'stopped', null);
         reconciled.push({ sessionId: row.id, from: row.container_status });
+        this.recorder?.record({ k: 'reconcile', s: row.id, from: row.container_status });
+        this.recorder?.record({
+          k: 'tr',
+          sessionId: row.id,
+          from: row.container_status,
+          to: 'stopped',
+          reason: RECONCILED,
+        });
       }
     }
     if (reconciled.length === 0) return;
@@ -242,7 +287,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     setImmediate(() => {
       for (const r of reconciled) {
         this.logger.warn(r, 'container status reconciled to stopped');
-        this.emit('container.status', { ...r, to: 'stopped', reason: 'reconciled: no live container after restart' });
+        this.emit('container.status', { ...r, to: 'stopped', reason: RECONCILED });
       }
     });
   }
@@ -263,7 +308,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   // ---------------------------------------------------------------------------------- groups
 
   upsertAgentGroup(group: { id: string; name: string; folder?: string; agentProvider?: string | null }): Promise<void> {
-    return this.call(() => {
+    return this.call('upsertAgentGroup', [group], (at) => {
       const g = parseAgentGroup(group);
       this.storage('upsertAgentGroup', () =>
         upsertAgentGroup(this.central, {
@@ -271,7 +316,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           name: g.name,
           folder: g.folder,
           agent_provider: g.agentProvider,
-          created_at: isoAt(this.clock),
+          created_at: new Date(at).toISOString(),
         }),
       );
     });
@@ -284,7 +329,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     name?: string | null;
     isGroup?: boolean;
   }): Promise<void> {
-    return this.call(() => {
+    return this.call('upsertMessagingGroup', [group], (at) => {
       const g = parseMessagingGroup(group);
       this.storage('upsertMessagingGroup', () =>
         upsertMessagingGroup(this.central, {
@@ -294,7 +339,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           name: g.name,
           is_group: g.isGroup ? 1 : 0,
           unknown_sender_policy: 'strict',
-          created_at: isoAt(this.clock),
+          created_at: new Date(at).toISOString(),
         }),
       );
     });
@@ -308,14 +353,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     threadId: string | null;
     mode: SessionMode;
   }): Promise<ResolveResult> {
-    return this.call(async () => {
+    return this.call('resolveSession', [args], async (at) => {
       const input = parseResolve(args);
-      const outcome = await this.registry.resolve(input).catch((error: unknown) => {
+      const outcome = await this.registry.resolve({ ...input, at }).catch((error: unknown) => {
         throw toStorageError(error, 'resolveSession');
       });
       const session = this.info(outcome.sessionId);
       if (session === undefined) throw new RuntimeError('STORAGE', `session ${outcome.sessionId} vanished`);
-      if (outcome.created) this.emit('session.created', { session });
+      if (outcome.created) {
+        this.recorder?.record({ k: 'tr', sessionId: session.id, from: 'none', to: 'created', reason: input.mode });
+        this.emit('session.created', { session });
+      }
       return { session, created: outcome.created };
     });
   }
@@ -331,7 +379,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   closeSession(sessionId: string): Promise<void> {
-    return this.call(async () => {
+    return this.call('closeSession', [sessionId], async () => {
       const id = validId(sessionId, 'sessionId');
       const row = this.row(id);
       if (row.status === 'closed') return;
@@ -341,6 +389,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       await this.stopContainer(actor, 'session closed');
       this.storage('closeSession', () => markSessionClosed(this.central, id));
       this.deactivate(id);
+      this.recorder?.record({ k: 'tr', sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
       this.emit('session.closed', { sessionId: id });
     });
   }
@@ -348,14 +397,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   // ---------------------------------------------------------------------------------- messages
 
   writeMessage(sessionId: string, message: InboundMessage): Promise<{ seq: number; duplicate: boolean }> {
-    return this.call(async () => {
+    return this.call('writeMessage', [sessionId, message], async (at) => {
       const id = validId(sessionId, 'sessionId');
       const msg = parseInboundMessage(message, this.settings.maxMessageBytes);
       const actor = this.activeActor(id);
       const result = await actor.request<{ seq: number; duplicate: boolean }>({
         kind: 'writeMessage',
         message: msg,
-        at: this.clock.now(),
+        at,
       });
       this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
       if (!result.duplicate && (msg.trigger ?? 1) === 1 && this.settings.autoWake && actor.status === 'stopped') {
@@ -371,14 +420,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     status: string,
     result: unknown,
   ): Promise<{ id: string; seq: number }> {
-    return this.call(async () => {
+    return this.call('writeSystemResponse', [sessionId, requestId, status, result], async (at) => {
       const sid = validId(sessionId, 'sessionId');
       const questionId = parseText(requestId, 'requestId');
       const st = parseText(status, 'status');
       const content = JSON.stringify({ type: 'question_response', questionId, status: st, result: result ?? null });
       if (content === undefined) throw new RuntimeError('INVALID_INPUT', 'result must be JSON-serialisable');
       const id = this.ids.next('sys');
-      const { seq } = await this.writeMessage(sid, { id, kind: 'system', timestamp: isoAt(this.clock), content });
+      const { seq } = await this.writeMessage(sid, {
+        id,
+        kind: 'system',
+        timestamp: new Date(at).toISOString(),
+        content,
+      });
       return { id, seq };
     });
   }
@@ -394,12 +448,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       content: string;
     },
   ): Promise<void> {
-    return this.call(async () => {
+    return this.call('writeOutboundDirect', [sessionId, message], async (at) => {
       const id = validId(sessionId, 'sessionId');
       const msg = parseOutboundDirect(message, this.settings.maxMessageBytes);
       const actor = this.activeActor(id);
       await actor.request(
-        { kind: 'writeOutboundDirect', message: msg, timestamp: isoAt(this.clock) },
+        { kind: 'writeOutboundDirect', message: msg, timestamp: new Date(at).toISOString() },
         actor.status === 'stopped',
       );
       // Delivered by the same loop as the agent's messages; a stopped session has no poll running.
@@ -409,7 +463,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   writeSessionRouting(sessionId: string): Promise<void> {
-    return this.call(async () => {
+    return this.call('writeSessionRouting', [sessionId], async () => {
       const id = validId(sessionId, 'sessionId');
       const actor = this.activeActor(id);
       await this.writeRouting(actor, this.row(id));
@@ -421,7 +475,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     messageId: string,
     filenames: string[],
   ): Promise<{ filename: string; data: Buffer }[] | undefined> {
-    return this.call(() => {
+    return this.call('readOutboxFiles', [sessionId, messageId, filenames], () => {
       const id = validId(sessionId, 'sessionId');
       const mid = validId(messageId, 'messageId');
       const names = parseFilenames(filenames);
@@ -434,7 +488,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   clearOutbox(sessionId: string, messageId: string): Promise<void> {
-    return this.call(async () => {
+    return this.call('clearOutbox', [sessionId, messageId], async () => {
       const id = validId(sessionId, 'sessionId');
       const mid = validId(messageId, 'messageId');
       await this.actorFor(id).request({ kind: 'clearOutbox', messageId: mid });
@@ -444,7 +498,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   // ---------------------------------------------------------------------------------- containers
 
   wake(sessionId: string): Promise<void> {
-    return this.call(async () => {
+    return this.call('wake', [sessionId], async () => {
       const id = validId(sessionId, 'sessionId');
       const actor = this.activeActor(id);
       if (actor.phase === 'running' || actor.phase === 'idle') return;
@@ -465,7 +519,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   stop(sessionId: string, reason = 'stop requested'): Promise<void> {
-    return this.call(async () => {
+    return this.call('stop', [sessionId, reason], async () => {
       const id = validId(sessionId, 'sessionId');
       const r = parseText(reason, 'reason');
       const actor = this.live.get(id);
@@ -485,7 +539,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Row counts of a session's two DBs, read through its mailbox. */
   messageCounts(sessionId: string): Promise<MessageCounts> {
-    return this.call(() => this.actorFor(validId(sessionId, 'sessionId')).request<MessageCounts>({ kind: 'counts' }));
+    return this.call('messageCounts', [sessionId], () =>
+      this.actorFor(validId(sessionId, 'sessionId')).request<MessageCounts>({ kind: 'counts' }),
+    );
   }
 
   containerStatus(sessionId: string): ContainerStatus {
@@ -513,6 +569,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.registry.stop();
     this.flushLastActive();
     this.central.close();
+    if (this.recorder !== undefined) {
+      this.recorder.record({ k: 'end', digest: digestDataDir(this.dataDir) });
+      this.recorder.close();
+    }
   }
 
   /** Counters for observability: mailbox commits and operations, coalesced last_active flushes, live actors. */
@@ -524,9 +584,28 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
 
-  private call<T>(body: () => T | Promise<T>): Promise<T> {
+  /**
+   * Every public method runs through here: one clock reading for the whole call, the call and its
+   * outcome in the event log, and a rejection (never a throw) for any failure.
+   */
+  private call<T>(method: string, args: unknown[], body: (at: number) => T | Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed'));
-    return guarded(body);
+    const at = this.clock.now();
+    const recorder = this.recorder;
+    const c = recorder?.call(method, args, at);
+    const result = guarded(() => body(at));
+    if (recorder === undefined || c === undefined) return result;
+    return result.then(
+      (v) => {
+        recorder.record({ k: 'ret', c, ok: true, v });
+        return v;
+      },
+      (error: unknown) => {
+        const e = error instanceof RuntimeError ? error : toStorageError(error, method);
+        recorder.record({ k: 'ret', c, ok: false, err: { code: e.code, message: e.message } });
+        throw error;
+      },
+    );
   }
 
   private storage<T>(what: string, fn: () => T): T {
@@ -595,6 +674,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       ),
       (details, message) => this.logger.warn({ sessionId, ...details }, message),
     );
+    this.recorder?.record({ k: 'activate', s: sessionId, ag: agentGroupId });
     const actor = new SessionActor({
       sessionId,
       agentGroupId,
@@ -605,6 +685,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       passivateMs: this.settings.passivateMs,
       maxBatch: this.settings.maxBatch,
       env,
+      turns: this.turns,
+      onActorEvent:
+        this.recorder === undefined
+          ? undefined
+          : (s, e) => this.recorder?.record({ k: 'ev', s, e: e as { type: string; [key: string]: unknown } }),
       startContainer: (id) => this.startContainer(id),
       stopContainer: (id, reason) => this.stopHandle(id, reason),
       onResults: (id, results, at) => this.onResults(id, results, at),
@@ -620,9 +705,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (actor === undefined) return;
     this.live.delete(sessionId);
     actor.stop();
+    this.recorder?.record({ k: 'passivate', s: sessionId });
   }
 
   private onResults(sessionId: string, results: OpResult[], at: number): void {
+    // Before any caller is settled: an acknowledged operation is always in the log.
+    this.recorder?.flush();
     this.counters.commits++;
     this.counters.operations += results.length;
     let wrote = false;
@@ -706,6 +794,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         } catch (error) {
           this.report(toStorageError(error, 'container status'), event.sessionId);
         }
+        this.recorder?.record({
+          k: 'tr',
+          sessionId: event.sessionId,
+          from: event.from,
+          to: event.to,
+          reason: event.reason,
+        });
         if (event.to === 'stopped') this.afterStop(event.sessionId);
         this.emit('container.status', {
           sessionId: event.sessionId,

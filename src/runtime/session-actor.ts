@@ -22,6 +22,7 @@ import {
 } from '../../machines/session.machine.js';
 import { RuntimeError } from '../errors.js';
 import type { Clock } from './clock.js';
+import type { CommitTurns } from './commit-turns.js';
 import { executeBatch, type BatchEnv, type SessionOp } from './session-ops.js';
 
 export interface SessionActorDeps {
@@ -34,6 +35,8 @@ export interface SessionActorDeps {
   passivateMs: number;
   maxBatch: number;
   env: BatchEnv;
+  /** Shared by all sessions: one commit per event-loop turn; a same-tick burst lands in one batch. */
+  turns: CommitTurns;
   /** Starts the container; resolves with the clock time it was up. */
   startContainer(sessionId: string): Promise<{ at: number }>;
   stopContainer(sessionId: string, reason: string): Promise<void>;
@@ -50,9 +53,6 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** Yields to the event loop once, so a same-tick burst of operations lands in one batch. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export class SessionActor {
   readonly id: string;
   private readonly actor: Actor<typeof sessionMachine>;
@@ -63,7 +63,7 @@ export class SessionActor {
     this.id = deps.sessionId;
     const machine = sessionMachine.provide({
       actors: {
-        gather: fromPromise<void>(nextTurn),
+        gather: fromPromise<void>(() => deps.turns.next()),
         commitBatch: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
           const at = deps.clock.now();
           return { at, results: executeBatch(deps.env, input, at) };

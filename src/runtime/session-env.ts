@@ -32,6 +32,7 @@ export function createSessionEnv(
     maxMessageBytes: settings.maxMessageBytes,
     retry: settings.retry,
     outside,
+    state: { migrated: false },
     warn,
     directOutbound: () =>
       listDirectOutbound(central, sessionId).map((r): OutboundRow => ({

@@ -121,6 +121,8 @@ export interface BatchEnv {
   maxMessageBytes: number;
   heartbeatPath: string;
   outside: Outside;
+  /** Per-activation memory: whether this process already migrated the session's inbound.db. */
+  state: { migrated: boolean };
   retry: RetryPolicy;
   warn: WarnFn;
   /** Host-originated outbound rows kept in the central DB while a container ran. */
@@ -366,23 +368,30 @@ function undoFiles(env: BatchEnv, files: Undo['files']): void {
 export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpResult[] {
   const batchUndo: Undo = { files: [] };
   try {
-    return withInbound(env.inboundDbPath, (db) =>
-      input.ops.map((op): OpResult => {
-        const opUndo: Undo = { files: [] };
-        try {
-          const handler = handlers[op.kind as SessionOp['kind']];
-          if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
-          const value = db.transaction(() =>
-            handler(db, op.payload as SessionOp, { env, input, undo: opUndo, mop: op, at }),
-          )();
-          batchUndo.files.push(...opUndo.files);
-          return { requestId: op.requestId, kind: op.kind, ok: true, value };
-        } catch (error) {
-          undoFiles(env, opUndo.files);
-          return failure(op, error, `${op.kind} failed`);
-        }
-      }),
+    const results = withInbound(
+      env.inboundDbPath,
+      (db) =>
+        input.ops.map((op): OpResult => {
+          const opUndo: Undo = { files: [] };
+          stmt(db, 'SAVEPOINT op').run();
+          try {
+            const handler = handlers[op.kind as SessionOp['kind']];
+            if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
+            const value = handler(db, op.payload as SessionOp, { env, input, undo: opUndo, mop: op, at });
+            stmt(db, 'RELEASE op').run();
+            batchUndo.files.push(...opUndo.files);
+            return { requestId: op.requestId, kind: op.kind, ok: true, value };
+          } catch (error) {
+            stmt(db, 'ROLLBACK TO op').run();
+            stmt(db, 'RELEASE op').run();
+            undoFiles(env, opUndo.files);
+            return failure(op, error, `${op.kind} failed`);
+          }
+        }),
+      { migrate: !env.state.migrated },
     );
+    env.state.migrated = true;
+    return results;
   } catch (error) {
     undoFiles(env, batchUndo.files);
     return input.ops.map((op) => failure(op, error, 'commit failed'));

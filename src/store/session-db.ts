@@ -59,14 +59,15 @@ export function createSessionDbs(inboundPath: string, outboundPath: string): voi
  * Nested `db.transaction(...)` calls inside `fn` become savepoints, which is how a batch lets
  * one operation fail alone.
  */
-export function withInbound<T>(path: string, fn: (db: Db) => T): T {
+export function withInbound<T>(path: string, fn: (db: Db) => T, options: { migrate?: boolean } = {}): T {
   const db = openWritable(path, false);
   try {
     // The column check runs under the write lock, so two host processes opening one old file
-    // cannot both decide to add the same column.
+    // cannot both decide to add the same column. A caller that already migrated this file in
+    // this process may skip it (`migrate: false`).
     return db
       .transaction((d: Db) => {
-        migrateInbound(d);
+        if (options.migrate !== false) migrateInbound(d);
         return fn(d);
       })
       .immediate(db);

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/demo.js';
+import { digestDataDir } from '../../src/eventlog/digest.js';
+import { replayLog } from '../../src/eventlog/replay.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const tmp = useTmpDir();
@@ -29,8 +31,21 @@ describe('session-actors demo', () => {
     const log = readFileSync(join(dir, 'events.log'), 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { event: string });
-    expect(log.filter((e) => e.event === 'outbound.delivered')).toHaveLength(6);
-    expect(log.filter((e) => e.event === 'container.status').length).toBeGreaterThanOrEqual(12);
+      .map((l) => JSON.parse(l) as { k: string; to?: string });
+    expect(log[0]).toMatchObject({ k: 'header', format: 'session-actors/eventlog' });
+    expect(log.filter((r) => r.k === 'tr' && r.to === 'running')).toHaveLength(4);
+    expect(log.at(-1)).toMatchObject({ k: 'end' });
+  });
+
+  it("the demo's event log replays, with no process, to the same transitions and digest", async () => {
+    const dir = tmp();
+    const logPath = join(dir, 'events.log');
+    await runDemo({ dataDir: join(dir, 'data'), logPath, write: () => undefined, tty: false });
+    const replay = await replayLog(logPath, { dataDir: join(dir, 'replayed') });
+    expect(replay.divergence).toBeNull();
+    expect(replay.digest).toBe(digestDataDir(join(dir, 'data')));
+    expect(replay.digest).toBe(replay.expected.digest);
+    expect(replay.transitions).toEqual(replay.expected.transitions);
+    expect(replay.transitions.filter((t) => t.to === 'running')).toHaveLength(4);
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * `digestDataDir`: a hash of the host-owned state of a data directory — the central rows and the
+ * rows of every session's `inbound.db` — in a canonical order (tables by name, rows by primary
+ * key, columns by name), so two directories with the same state hash alike whatever their file
+ * bytes, page layout or column order (test/eventlog/digest.test.ts).
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CENTRAL_DB_FILE, SESSIONS_DIR } from '../files/paths.js';
+
+const CENTRAL_TABLES: [table: string, orderBy: string][] = [
+  ['agent_groups', 'id'],
+  ['messaging_groups', 'id'],
+  ['outbound_direct', 'session_id, id'],
+  ['session_keys', 'key'],
+  ['sessions', 'id'],
+];
+
+const INBOUND_TABLES: [table: string, orderBy: string][] = [
+  ['delivered', 'message_out_id'],
+  ['destinations', 'name'],
+  ['messages_in', 'id'],
+  ['session_routing', 'id'],
+];
+
+function canonicalRow(row: Record<string, unknown>): string {
+  return JSON.stringify(
+    Object.keys(row)
+      .sort()
+      .map((k) => [k, row[k]]),
+  );
+}
+
+function hashTables(
+  hash: ReturnType<typeof createHash>,
+  path: string,
+  tables: [string, string][],
+  label: string,
+): void {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    for (const [table, orderBy] of tables) {
+      const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
+      hash.update(`\n#${label}/${table}\n`);
+      if (exists === undefined) continue;
+      for (const row of db.prepare(`SELECT * FROM ${table} ORDER BY ${orderBy}`).iterate()) {
+        hash.update(canonicalRow(row as Record<string, unknown>));
+        hash.update('\n');
+      }
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function sortedDirs(path: string): string[] {
+  if (!existsSync(path)) return [];
+  return readdirSync(path, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
+/** sha256 (hex) of the host-owned rows of `dataDir`. */
+export function digestDataDir(dataDir: string): string {
+  const hash = createHash('sha256');
+  hash.update('session-actors/digest/1');
+  const central = join(dataDir, CENTRAL_DB_FILE);
+  if (existsSync(central)) hashTables(hash, central, CENTRAL_TABLES, 'central');
+  const sessionsRoot = join(dataDir, SESSIONS_DIR);
+  for (const ag of sortedDirs(sessionsRoot)) {
+    for (const sid of sortedDirs(join(sessionsRoot, ag))) {
+      const inbound = join(sessionsRoot, ag, sid, 'inbound.db');
+      if (existsSync(inbound)) hashTables(hash, inbound, INBOUND_TABLES, `${ag}/${sid}`);
+    }
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,73 @@
+/**
+ * The event log's line format (JSONL). The first line is a header; every other line is one
+ * record, in the order the runtime saw it. Records carry the clock readings and minted ids the
+ * runtime used, so replay needs no clock and no id source of its own.
+ *
+ * | k          | meaning                                                                 |
+ * |------------|-------------------------------------------------------------------------|
+ * | `call`     | a public API call: `m` method, `a` arguments, `at` clock reading, `c` call number |
+ * | `ret`      | its outcome: `ok` and `v` (value) or `err` ({ code, message })          |
+ * | `id`       | an id the runtime minted: `p` prefix, `v` value                          |
+ * | `ev`       | an event a session actor processed, in processing order: `s`, `e`        |
+ * | `activate` | a session actor was created: `s`, `ag` (agent group)                    |
+ * | `passivate`| a session actor was dropped from memory: `s`                             |
+ * | `reconcile`| at start, a session's stale status was reset to stopped: `s`, `from`     |
+ * | `tr`       | a state change the run reported: `s`, `from`, `to`, `reason`, or `created`/`closed` |
+ * | `end`      | the run closed: `digest` of the data directory                          |
+ *
+ * Observations from outside (container start, exit code and signal, rows read from
+ * `outbound.db`, acks, delivery results, adapter errors) enter the actors as events, so they are
+ * `ev` records: `xstate.done.actor…` outputs of commits and starts, `container.exited`,
+ * `mailbox.enqueue` of delivery records.
+ */
+export const LOG_FORMAT = 'session-actors/eventlog';
+export const LOG_VERSION = 1;
+
+export interface LogSettings {
+  pollMs: number;
+  idleStopMs: number;
+  passivateMs: number;
+  maxBatch: number;
+  maxAttachmentBytes: number;
+  maxMessageBytes: number;
+  maxTries: number;
+  retryBackoffMs: number;
+}
+
+export interface LogHeader {
+  k: 'header';
+  format: typeof LOG_FORMAT;
+  version: number;
+  startedAt: number;
+  settings: LogSettings;
+}
+
+export interface Transition {
+  sessionId: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export type LogRecord =
+  | { k: 'call'; c: number; m: string; a: unknown[]; at: number }
+  | { k: 'ret'; c: number; ok: true; v?: unknown }
+  | { k: 'ret'; c: number; ok: false; err: { code: string; message: string } }
+  | { k: 'id'; p: string; v: string }
+  | { k: 'ev'; s: string; e: { type: string; [key: string]: unknown } }
+  | { k: 'activate'; s: string; ag: string }
+  | { k: 'passivate'; s: string }
+  | { k: 'reconcile'; s: string; from: string }
+  | ({ k: 'tr' } & Transition)
+  | { k: 'end'; digest: string };
+
+/**
+ * JSON for the log. Errors become `{ $error: code, message }`. Bytes never enter the log: the
+ * recorder replaces file contents by their size before serialising (see `summarizeResult`).
+ */
+export function toLogJSON(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v instanceof Error) return { $error: (v as { code?: unknown }).code ?? 'ERROR', message: v.message };
+    return v;
+  });
+}

@@ -1,0 +1,494 @@
+/**
+ * `replayLog`: re-runs an event log against a fresh data directory with no container, no channel
+ * and no wall clock, and checks it ends where the recorded run ended.
+ *
+ * How (invariants guarded by test/eventlog/replay.test.ts and the fixture logs):
+ * 1. Every session actor is rebuilt from the same machine and fed, in order, exactly the events
+ *    the live actor processed (`ev` records). Its invoked work (gather, start, stop, commit) never
+ *    completes by itself and its timers never fire: their outcomes are events in the log.
+ * 2. A recorded commit is not trusted: the batch is committed again through `executeBatch`, with
+ *    only the observations of the container's side (`outbound.db` rows and acks, heartbeat, outbox
+ *    files) taken from the log. Recomputed results must equal the recorded ones.
+ * 3. Central effects are re-applied from `ret` records with the clock readings and ids the run
+ *    recorded; rejected calls are validated again and must fail with the same code.
+ * 4. The first difference — a result, a transition, the final digest — is reported with its line.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
+import {
+  sessionMachine,
+  type CommitInput,
+  type CommitOutput,
+  type OpResult,
+  type StartOutput,
+} from '../../machines/session.machine.js';
+import { RuntimeError } from '../errors.js';
+import { createPaths, type SessionPaths } from '../files/paths.js';
+import { resolveInCentral } from '../runtime/registry.js';
+import { createSessionEnv } from '../runtime/session-env.js';
+import {
+  executeBatch,
+  type BatchEnv,
+  type Outside,
+  type PollResult,
+  type SweepResult,
+} from '../runtime/session-ops.js';
+import {
+  parseAgentGroup,
+  parseFilenames,
+  parseInboundMessage,
+  parseMessagingGroup,
+  parseOutboundDirect,
+  parseResolve,
+  parseText,
+  validId,
+} from '../runtime/validate.js';
+import {
+  getSession,
+  markSessionClosed,
+  openCentral,
+  setContainerStatus,
+  setLastActive,
+  upsertAgentGroup,
+  upsertMessagingGroup,
+} from '../store/central.js';
+import type { Db } from '../store/session-db.js';
+import { digestDataDir } from './digest.js';
+import { LOG_FORMAT, LOG_VERSION, toLogJSON, type LogHeader, type LogRecord, type Transition } from './format.js';
+import { readLog } from './read-log.js';
+import { summarizeResult } from './recorder.js';
+
+export interface Divergence {
+  /** 1-based line number in the log. */
+  line: number;
+  what: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+export interface ReplayResult {
+  /** The records replayed (the header excluded), in log order. */
+  events: LogRecord[];
+  /** The state changes the replay produced: container status changes and session lifecycle. */
+  transitions: Transition[];
+  /** `digestDataDir` of the replayed data directory. */
+  digest: string;
+  /** What the log recorded, for comparison. */
+  expected: { transitions: Transition[]; digest: string | null };
+  /** The first difference from the recorded run, or null when the replay matched it. */
+  divergence: Divergence | null;
+}
+
+export interface ReplayOptions {
+  /** A directory that does not exist or is empty; the replay builds its state there. */
+  dataDir: string;
+  /** Called every few thousand records and at the end. */
+  onProgress?(done: number, total: number): void;
+}
+
+const RECONCILED = 'reconciled: no live container after restart';
+const VALIDATION_CODES = new Set(['INVALID_ID', 'INVALID_INPUT']);
+
+/** Invoked work that never completes by itself: its outcome is replayed from the log. */
+const pending = <T>() => new Promise<T>(() => undefined);
+const replayMachine = sessionMachine.provide({
+  actors: {
+    gather: fromPromise<void>(pending),
+    commitBatch: fromPromise<CommitOutput, CommitInput>(pending),
+    startContainer: fromPromise<StartOutput, { sessionId: string }>(pending),
+    stopContainer: fromPromise<void, { sessionId: string; reason: string }>(pending),
+  },
+});
+
+interface ReplayActor {
+  actor: Actor<typeof replayMachine>;
+  env: BatchEnv;
+  agentGroupId: string;
+}
+
+class DivergenceFound extends Error {
+  constructor(readonly divergence: Divergence) {
+    super(divergence.what);
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** What a result looks like once logged: comparable across the live run and the replay. */
+function comparable(result: OpResult): unknown {
+  if (!result.ok) {
+    const error = result.error as { code?: unknown; $error?: unknown };
+    return { requestId: result.requestId, ok: false, code: error.code ?? error.$error };
+  }
+  const summarized = summarizeResult(result) as { value?: unknown };
+  return JSON.parse(toLogJSON({ requestId: result.requestId, ok: true, value: summarized.value ?? null }));
+}
+
+function recordedError(result: OpResult | undefined): RuntimeError {
+  const error = (result as { error?: { $error?: string; message?: string } } | undefined)?.error;
+  const code = (error?.$error ?? 'STORAGE') as RuntimeError['code'];
+  return new RuntimeError(code, error?.message ?? 'recorded failure');
+}
+
+/** Re-runs the pure validation of a public method; returns the error code it raises, if any. */
+function validationCode(method: string, args: unknown[], maxMessageBytes: number): string | undefined {
+  const [a, b, c, d] = args;
+  try {
+    switch (method) {
+      case 'upsertAgentGroup':
+        parseAgentGroup(a);
+        break;
+      case 'upsertMessagingGroup':
+        parseMessagingGroup(a);
+        break;
+      case 'resolveSession':
+        parseResolve(a);
+        break;
+      case 'writeMessage':
+        validId(a, 'sessionId');
+        parseInboundMessage(b, maxMessageBytes);
+        break;
+      case 'writeOutboundDirect':
+        validId(a, 'sessionId');
+        parseOutboundDirect(b, maxMessageBytes);
+        break;
+      case 'writeSystemResponse':
+        validId(a, 'sessionId');
+        parseText(b, 'requestId');
+        parseText(c, 'status');
+        void d;
+        break;
+      case 'readOutboxFiles':
+        validId(a, 'sessionId');
+        validId(b, 'messageId');
+        parseFilenames(c);
+        break;
+      case 'clearOutbox':
+        validId(a, 'sessionId');
+        validId(b, 'messageId');
+        break;
+      case 'stop':
+        validId(a, 'sessionId');
+        if (b !== null && b !== undefined) parseText(b, 'reason');
+        break;
+      default:
+        validId(a, 'sessionId');
+    }
+    return undefined;
+  } catch (error) {
+    return error instanceof RuntimeError ? error.code : 'THROWN';
+  }
+}
+
+class Replayer {
+  readonly central: Db;
+  readonly paths: SessionPaths;
+  readonly actors = new Map<string, ReplayActor>();
+  readonly ids: string[] = [];
+  readonly calls = new Map<number, Extract<LogRecord, { k: 'call' }>>();
+  readonly actual: Transition[] = [];
+  readonly expected: Transition[] = [];
+  expectedDigest: string | null = null;
+  line = 0;
+  private compared = 0;
+
+  constructor(
+    readonly dataDir: string,
+    readonly header: LogHeader,
+  ) {
+    this.central = openCentral(dataDir);
+    this.paths = createPaths(dataDir);
+  }
+
+  apply(record: LogRecord): void {
+    switch (record.k) {
+      case 'call':
+        this.calls.set(record.c, record);
+        return;
+      case 'ret':
+        this.applyReturn(record);
+        break;
+      case 'id':
+        this.ids.push(record.v);
+        return;
+      case 'activate':
+        this.activate(record.s, record.ag);
+        return;
+      case 'passivate':
+        this.actors.get(record.s)?.actor.stop();
+        this.actors.delete(record.s);
+        return;
+      case 'reconcile':
+        setContainerStatus(this.central, record.s, 'stopped', null);
+        this.actual.push({ sessionId: record.s, from: record.from, to: 'stopped', reason: RECONCILED });
+        break;
+      case 'ev':
+        this.applyEvent(record.s, record.e);
+        break;
+      case 'tr':
+        this.expected.push({ sessionId: record.sessionId, from: record.from, to: record.to, reason: record.reason });
+        break;
+      case 'end':
+        this.expectedDigest = record.digest;
+        return;
+    }
+    this.compareTransitions();
+  }
+
+  diverge(what: string, expected: unknown, actual: unknown): never {
+    throw new DivergenceFound({ line: this.line, what, expected, actual });
+  }
+
+  private compareTransitions(): void {
+    const n = Math.min(this.actual.length, this.expected.length);
+    for (; this.compared < n; this.compared++) {
+      const a = this.actual[this.compared];
+      const e = this.expected[this.compared];
+      if (JSON.stringify(a) !== JSON.stringify(e)) this.diverge(`transition #${this.compared + 1} differs`, e, a);
+    }
+  }
+
+  finish(): void {
+    if (this.actual.length !== this.expected.length) {
+      this.diverge(
+        `the replay made ${this.actual.length} transitions, the log recorded ${this.expected.length}`,
+        this.expected.slice(this.compared),
+        this.actual.slice(this.compared),
+      );
+    }
+  }
+
+  close(): void {
+    for (const { actor } of this.actors.values()) actor.stop();
+    this.actors.clear();
+    if (this.central.open) this.central.close();
+  }
+
+  private applyReturn(record: Extract<LogRecord, { k: 'ret' }>): void {
+    const call = this.calls.get(record.c);
+    if (call === undefined) this.diverge(`result of unknown call ${record.c}`, 'a call record', undefined);
+    this.calls.delete(record.c);
+    if (!record.ok) {
+      const recordedCode = record.err.code;
+      const code = validationCode(call.m, call.a, this.header.settings.maxMessageBytes);
+      if (VALIDATION_CODES.has(recordedCode) && code !== recordedCode) {
+        this.diverge(`${call.m} (call ${call.c}) was rejected differently`, recordedCode, code ?? 'accepted');
+      }
+      return;
+    }
+    const at = call.at;
+    const [arg] = call.a;
+    switch (call.m) {
+      case 'upsertAgentGroup': {
+        const g = parseAgentGroup(arg);
+        upsertAgentGroup(this.central, {
+          id: g.id,
+          name: g.name,
+          folder: g.folder,
+          agent_provider: g.agentProvider,
+          created_at: iso(at),
+        });
+        return;
+      }
+      case 'upsertMessagingGroup': {
+        const g = parseMessagingGroup(arg);
+        upsertMessagingGroup(this.central, {
+          id: g.id,
+          channel_type: g.channelType,
+          platform_id: g.platformId,
+          name: g.name,
+          is_group: g.isGroup ? 1 : 0,
+          unknown_sender_policy: 'strict',
+          created_at: iso(at),
+        });
+        return;
+      }
+      case 'resolveSession': {
+        const input = parseResolve(arg);
+        const ids = this.ids;
+        const outcome = resolveInCentral(
+          {
+            central: this.central,
+            paths: this.paths,
+            clock: { now: () => at, setTimeout: () => undefined, clearTimeout: () => undefined },
+            ids: {
+              next: () => {
+                const id = ids.shift();
+                if (id === undefined)
+                  this.diverge('resolveSession needed an id the log does not hold', 'an id record', undefined);
+                return id;
+              },
+            },
+          },
+          { ...input, at },
+        );
+        const recorded = record.v as { session: { id: string }; created: boolean };
+        if (outcome.sessionId !== recorded.session.id || outcome.created !== recorded.created) {
+          this.diverge(`resolveSession (call ${call.c}) resolved differently`, recorded, outcome);
+        }
+        if (outcome.created)
+          this.actual.push({ sessionId: outcome.sessionId, from: 'none', to: 'created', reason: input.mode });
+        return;
+      }
+      case 'writeSystemResponse':
+        // Its id was minted by the run; the write itself arrives as the session's own events.
+        this.ids.shift();
+        return;
+      case 'closeSession': {
+        const id = validId(arg, 'sessionId');
+        const row = getSession(this.central, id);
+        if (row === undefined || row.status === 'closed') return;
+        markSessionClosed(this.central, id);
+        this.actual.push({ sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private activate(sessionId: string, agentGroupId: string): void {
+    const { settings } = this.header;
+    const recordedOutside: Outside = {
+      pollSnapshot: () => this.diverge('a poll ran outside a recorded commit', 'recorded snapshot', undefined),
+      sweepAcks: () => this.diverge('a sweep ran outside a recorded commit', 'recorded acks', undefined),
+      observed: () => this.diverge('an observation outside a recorded commit', 'recorded value', undefined),
+    };
+    const env = createSessionEnv(
+      this.central,
+      this.paths,
+      agentGroupId,
+      sessionId,
+      {
+        maxAttachmentBytes: settings.maxAttachmentBytes,
+        maxMessageBytes: settings.maxMessageBytes,
+        retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
+      },
+      recordedOutside,
+      () => undefined,
+    );
+    const actor = createActor(replayMachine, {
+      id: `session:${sessionId}`,
+      clock: new SimulatedClock(),
+      input: {
+        sessionId,
+        agentGroupId,
+        pollMs: settings.pollMs,
+        idleStopMs: settings.idleStopMs,
+        passivateMs: settings.passivateMs,
+        maxBatch: settings.maxBatch,
+      },
+    });
+    actor.on('container.status', (e) => {
+      setContainerStatus(this.central, e.sessionId, e.to, e.to === 'running' && e.at !== null ? iso(e.at) : null);
+      this.actual.push({ sessionId: e.sessionId, from: e.from, to: e.to, reason: e.reason });
+    });
+    actor.on('mailbox.settled', (e) => {
+      if (e.results.some((r) => r.ok && r.kind === 'writeMessage'))
+        setLastActive(this.central, [[sessionId, iso(e.at)]]);
+    });
+    actor.subscribe({ error: (error) => this.diverge('a session actor failed', 'a running actor', String(error)) });
+    actor.start();
+    this.actors.set(sessionId, { actor, env, agentGroupId });
+  }
+
+  private applyEvent(sessionId: string, event: { type: string; [key: string]: unknown }): void {
+    const entry = this.actors.get(sessionId);
+    if (entry === undefined)
+      this.diverge(`event for session ${sessionId}, which is not active`, 'an activate record', event.type);
+    if (event.type.startsWith('xstate.done.actor.') && event.type.includes('mailbox.committing')) {
+      this.recommit(entry, event);
+      return;
+    }
+    entry.actor.send(event as never);
+  }
+
+  private recommit(entry: ReplayActor, event: { type: string; [key: string]: unknown }): void {
+    const snapshot = entry.actor.getSnapshot();
+    const { context } = snapshot;
+    if (!snapshot.matches({ mailbox: 'committing' })) {
+      this.diverge('a commit finished while the mailbox was not committing', 'committing', snapshot.value);
+    }
+    const recorded = event.output as { at: number; results: OpResult[] };
+    const byId = new Map(recorded.results.map((r) => [r.requestId, r]));
+    const valueOf = (requestId: string): unknown => {
+      const r = byId.get(requestId);
+      if (r === undefined || !r.ok) throw recordedError(r);
+      return r.value;
+    };
+    entry.env.outside = {
+      pollSnapshot: ({ requestId }) => (valueOf(requestId) as PollResult).snapshot,
+      sweepAcks: ({ requestId }) => (valueOf(requestId) as SweepResult).acks,
+      observed: (op) => valueOf(op.requestId),
+    };
+    const input: CommitInput = {
+      sessionId: context.sessionId,
+      ops: context.inFlight,
+      containerStatus: context.phase === 'stopped' ? 'stopped' : 'running',
+    };
+    const results = executeBatch(entry.env, input, recorded.at);
+    for (let i = 0; i < Math.max(results.length, recorded.results.length); i++) {
+      const actual = results[i] && comparable(results[i]!);
+      const expected = recorded.results[i] && comparable(recorded.results[i]!);
+      if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+        this.diverge(
+          `operation ${recorded.results[i]?.kind ?? results[i]?.kind} of a commit gave another result`,
+          expected,
+          actual,
+        );
+      }
+    }
+    entry.actor.send({ ...event, output: { at: recorded.at, results } } as never);
+  }
+}
+
+function assertFreshDir(dataDir: string): void {
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new RuntimeError('INVALID_INPUT', `replay needs an empty data directory, and ${dataDir} is not empty`);
+  }
+  mkdirSync(dataDir, { recursive: true });
+}
+
+/** Replays the log at `logPath` into `options.dataDir` (which must be empty). */
+export async function replayLog(logPath: string, options: ReplayOptions): Promise<ReplayResult> {
+  const { header, records } = readLog(logPath);
+  if (header.format !== LOG_FORMAT || header.version !== LOG_VERSION) {
+    throw new RuntimeError('INVALID_INPUT', `${logPath}: not a ${LOG_FORMAT} v${LOG_VERSION} log`);
+  }
+  assertFreshDir(options.dataDir);
+  const replayer = new Replayer(options.dataDir, header);
+  let divergence: Divergence | null = null;
+  try {
+    for (const [index, record] of records.entries()) {
+      replayer.line = index + 2;
+      replayer.apply(record);
+      if (options.onProgress !== undefined && index % 5000 === 0) options.onProgress(index, records.length);
+    }
+    replayer.line = records.length + 1;
+    replayer.finish();
+  } catch (error) {
+    if (!(error instanceof DivergenceFound)) throw error;
+    divergence = error.divergence;
+  } finally {
+    replayer.close();
+  }
+  options.onProgress?.(records.length, records.length);
+  const digest = digestDataDir(options.dataDir);
+  if (divergence === null && replayer.expectedDigest !== null && digest !== replayer.expectedDigest) {
+    divergence = {
+      line: records.length + 1,
+      what: 'the digest of the replayed state differs',
+      expected: replayer.expectedDigest,
+      actual: digest,
+    };
+  }
+  return {
+    events: records,
+    transitions: replayer.actual,
+    digest,
+    expected: { transitions: replayer.expected, digest: replayer.expectedDigest },
+    divergence,
+  };
+}

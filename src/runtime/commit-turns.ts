@@ -1,0 +1,31 @@
+/**
+ * Event-loop turns for mailbox commits: across all sessions of a runtime, at most one batch is
+ * committed per turn, first come first served.
+ *
+ * Invariant (ingest benchmark, "event-loop delay p99"): a commit is synchronous SQLite work, so
+ * letting every session commit in the same turn would block the loop for the sum of all batches;
+ * one batch per turn bounds a block by one batch (`maxBatch`), and a session that waits for its
+ * turn keeps gathering operations, so batches grow under load rather than shrink.
+ */
+export class CommitTurns {
+  private readonly waiting: (() => void)[] = [];
+  private scheduled = false;
+
+  /** Resolves at the caller's turn; the commit should run right then, synchronously. */
+  next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.waiting.shift()?.();
+      if (this.waiting.length > 0) this.schedule();
+    });
+  }
+}
