@@ -72,7 +72,8 @@ export interface SessionContext extends SessionInput {
 }
 
 export type SessionEvent =
-  | { type: 'mailbox.enqueue'; op: MailboxOp }
+  /** One operation (`op`) or several in call order (`ops`), appended to the queue. */
+  | { type: 'mailbox.enqueue'; op?: MailboxOp; ops?: MailboxOp[] }
   | { type: 'container.wake'; reason?: string; at?: number }
   | { type: 'container.stop'; reason: string; at?: number }
   | { type: 'container.exited'; code: number | null; signal: string | null; at?: number }
@@ -155,7 +156,9 @@ export const sessionMachine = setup({
     // The queue is private to the mailbox; `takeBatch` hands out fresh arrays.
     enqueue: assign({
       queue: ({ context, event }) => {
-        if (event.type === 'mailbox.enqueue') context.queue.push(event.op);
+        if (event.type !== 'mailbox.enqueue') return context.queue;
+        if (event.op !== undefined) context.queue.push(event.op);
+        if (event.ops !== undefined) for (const op of event.ops) context.queue.push(op);
         return context.queue;
       },
     }),

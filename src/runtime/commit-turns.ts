@@ -10,12 +10,28 @@
 export class CommitTurns {
   private readonly waiting: (() => void)[] = [];
   private scheduled = false;
+  /** Whether a commit was handed the current turn (cleared at the next turn). */
+  private turnTaken = false;
 
-  /** Resolves at the caller's turn; the commit should run right then, synchronously. */
+  /**
+   * Resolves at the caller's turn; the commit should run right then, synchronously. The first
+   * commit of a turn goes at once (no added latency at idle); later ones wait for later turns.
+   */
   next(): Promise<void> {
+    if (!this.turnTaken && this.waiting.length === 0) {
+      this.takeTurn();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       this.schedule();
+    });
+  }
+
+  private takeTurn(): void {
+    this.turnTaken = true;
+    setImmediate(() => {
+      this.turnTaken = false;
     });
   }
 
@@ -24,7 +40,11 @@ export class CommitTurns {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next !== undefined) {
+        this.takeTurn();
+        next();
+      }
       if (this.waiting.length > 0) this.schedule();
     });
   }

@@ -13,6 +13,7 @@ import {
   sessionMachine,
   type CommitInput,
   type CommitOutput,
+  type MailboxOp,
   type StartOutput,
   type ContainerPhase,
   type ContainerStatus,
@@ -58,6 +59,7 @@ export class SessionActor {
   private readonly actor: Actor<typeof sessionMachine>;
   private readonly pending = new Map<string, Pending>();
   private requests = 0;
+  private unsent: MailboxOp[] = [];
 
   constructor(deps: SessionActorDeps) {
     this.id = deps.sessionId;
@@ -116,16 +118,32 @@ export class SessionActor {
   }
 
   /** Queues `op` and resolves with its result once it is committed and the DB closed. */
+  /**
+   * Queues `op` and resolves with its result once it is committed and the DB closed. Operations
+   * requested in the same synchronous run reach the actor as one `mailbox.enqueue` event (sent
+   * at the next microtask, or before any other event), so a burst of n calls costs one actor
+   * step, not n.
+   */
   request<T>(op: SessionOp, writesOutbound = false): Promise<T> {
     const requestId = `${this.id}:${++this.requests}`;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject });
-      this.actor.send({ type: 'mailbox.enqueue', op: { requestId, kind: op.kind, writesOutbound, payload: op } });
+      this.unsent.push({ requestId, kind: op.kind, writesOutbound, payload: op });
+      if (this.unsent.length === 1) queueMicrotask(() => this.sendQueued());
     });
   }
 
   send(event: SessionEvent): void {
+    // Operations requested before this event reach the actor before it: call order is kept.
+    this.sendQueued();
     this.actor.send(event);
+  }
+
+  private sendQueued(): void {
+    if (this.unsent.length === 0) return;
+    const ops = this.unsent;
+    this.unsent = [];
+    this.actor.send(ops.length === 1 ? { type: 'mailbox.enqueue', op: ops[0] } : { type: 'mailbox.enqueue', ops });
   }
 
   get phase(): ContainerPhase {
@@ -153,6 +171,7 @@ export class SessionActor {
   }
 
   stop(): void {
+    this.sendQueued();
     this.actor.stop();
     for (const [requestId, p] of this.pending) {
       this.pending.delete(requestId);
