@@ -12,6 +12,7 @@
  * 2 for bad arguments. `--strict` also exits 1 when a target is missed.
  */
 import { runIngestBench } from './ingest.js';
+import { runReplayBench } from './replay.js';
 import type { BenchReport, CommonBenchOptions } from './util.js';
 
 interface RunnerOptions extends CommonBenchOptions {
@@ -46,10 +47,17 @@ const BENCHES: Record<string, BenchDefinition> = {
         ...(o.writeJson ? {} : { resultsFile: false as const }),
       }),
   },
-  // replay: {
-  //   description: 'replayLog throughput and digest over a recorded event log',
-  //   run: (o) => runReplayBench({ ... }),   // bench/replay.ts, to come
-  // },
+  replay: {
+    description: 'replayLog throughput (records/s) over a recorded event log of at least 100,000 records',
+    run: (o) =>
+      runReplayBench({
+        quick: o.quick,
+        verbose: o.verbose,
+        tmpRoot: o.tmpRoot,
+        keepDirs: o.keepDirs,
+        ...(o.writeJson ? {} : { resultsFile: false as const }),
+      }),
+  },
 };
 
 class UsageError extends Error {}

@@ -373,8 +373,8 @@ const scenarios: Record<string, Scenario> = {
   },
 
   'idle-timeout': {
-    what: 'an idle container is stopped after idleStopMs; the next message wakes a new one',
-    options: { idleStopMs: 200 },
+    what: 'an idle container is stopped after idleStopMs; the quiet actor is passivated; the next message re-activates it and wakes a new container',
+    options: { idleStopMs: 200, passivateMs: 150 },
     async run(ctx) {
       const { rt } = ctx;
       await groups(rt);
@@ -384,6 +384,7 @@ const scenarios: Record<string, Scenario> = {
       await rt.writeMessage(sid, msg('m1', { text: 'one' }));
       await untilDelivered(ctx, 'm1-r1');
       await stopped;
+      await until('passivation', () => rt.stats().liveSessions === 0);
       stopped = nextEvent(rt, 'container.status', isIdleStop);
       await rt.writeMessage(sid, msg('m2', { text: 'two' }));
       await untilDelivered(ctx, 'm2-r1');

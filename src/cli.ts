@@ -151,23 +151,35 @@ function lineOf(path: string, line: number): string | undefined {
 function printTimeline(io: CliIO, header: LogHeader, result: ReplayResult, verbose: boolean): void {
   const methods = new Map<number, string>();
   const context: DescribeContext = { methodOf: (c) => methods.get(c) };
-  const divergentLine = result.divergence?.line;
+  const divergence = result.divergence;
   const width = String(result.events.length + 1).length;
+  // Written in chunks: one write per line would queue 100k writes on a pipe.
+  let chunk: string[] = [];
+  const emit = (text: string) => {
+    chunk.push(text);
+    if (chunk.length >= 1000) {
+      io.stdout.write(chunk.join(''));
+      chunk = [];
+    }
+  };
   let hidden = 0;
   for (const [index, record] of result.events.entries()) {
     const line = index + 2;
     if (record.k === 'call') methods.set(record.c, record.m);
     const entry = describeRecord(record, header, context);
     if (record.k === 'ret') methods.delete(record.c);
-    if (entry.noise && !verbose && line !== divergentLine) hidden++;
-    else io.stdout.write(`${formatEntry(line, entry, width)}\n`);
-    if (line === divergentLine)
-      io.stdout.write(`${' '.repeat(width)}  !! the replay diverged here (later records were not replayed): ${result.divergence!.what}\n`);
+    if (entry.noise && !verbose && line !== divergence?.line) hidden++;
+    else emit(`${formatEntry(line, entry, width)}\n`);
+    if (line === divergence?.line) {
+      const rest = line <= result.events.length ? ' (later records were not replayed)' : '';
+      emit(`${' '.repeat(width)}  !! the replay diverged here${rest}: ${divergence.what}\n`);
+    }
   }
   if (hidden > 0)
-    io.stdout.write(
+    emit(
       `(${hidden} routine records hidden: gather turns, poll timers, quiet polls, observations; --verbose shows them)\n`,
     );
+  if (chunk.length > 0) io.stdout.write(chunk.join(''));
 }
 
 async function replay(
@@ -192,7 +204,9 @@ async function replay(
     result = await replayLog(file, { dataDir: dir, onProgress: (done, total) => bar.update(done, total) });
   } catch (error) {
     bar.clear();
-    io.stderr.write(`session-actors replay: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr.write(
+      `session-actors replay: cannot replay ${file}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return 2;
   } finally {
     bar.clear();

@@ -67,7 +67,8 @@ export function recordTime(record: LogRecord): number | null {
   if (typeof e.at === 'number') return e.at;
   const outputAt = prop(e.output, 'at');
   if (typeof outputAt === 'number') return outputAt;
-  const payloadAt = prop(prop(e.op, 'payload'), 'at');
+  const op = Array.isArray(e.ops) ? e.ops[0] : e.op;
+  const payloadAt = prop(prop(op, 'payload'), 'at');
   return typeof payloadAt === 'number' ? payloadAt : null;
 }
 
@@ -212,8 +213,13 @@ function describeEvent(s: string, e: Obj): { text: string; noise: boolean } {
     return visible(`timer ${delay} ${s}`);
   }
   switch (type) {
-    case 'mailbox.enqueue':
-      return visible(`enqueue ${s} ${opDetail(e.op)}`);
+    case 'mailbox.enqueue': {
+      // One operation (`op`), or a same-turn burst of them (`ops`, in call order).
+      if (!Array.isArray(e.ops)) return visible(`enqueue ${s} ${opDetail(e.op)}`);
+      const shown = e.ops.slice(0, 4).map(opDetail).join(', ');
+      const more = e.ops.length > 4 ? `, … ${e.ops.length - 4} more` : '';
+      return visible(`enqueue ${s} ${e.ops.length} ops: ${shown}${more}`);
+    }
     case 'container.wake':
       return visible(`wake ${s}${e.reason === undefined ? '' : ` (${str(e.reason)})`}`);
     case 'container.stop':

@@ -227,7 +227,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       passivateMs: options.passivateMs ?? 60_000,
       maxAttachmentBytes: options.limits?.maxAttachmentBytes ?? 25 * MiB,
       maxMessageBytes: options.limits?.maxMessageBytes ?? 1 * MiB,
-      maxBatch: options.maxBatch ?? 500,
+      maxBatch: options.maxBatch ?? 200,
       retryBackoffMs: options.retryBackoffMs ?? 5000,
       maxTries: options.maxTries ?? 5,
       heartbeatCeilingMs: options.heartbeatCeilingMs ?? 30 * 60_000,

@@ -132,7 +132,9 @@ describe('session-actors replay', () => {
     expect(stdout).toMatch(/expected: \{"requestId":"sess-1:1","ok":true,"value":\{"seq":10\d,"duplicate":false\}\}/);
     expect(stdout).toMatch(/actual: {3}\{"requestId":"sess-1:1","ok":true,"value":\{"seq":\d,"duplicate":false\}\}/);
     // The timeline marks where the replay stopped.
-    expect(stdout).toMatch(new RegExp(`\\n +${index + 1} +\\+\\S+ +commit sess-1[^\\n]*\\n +!! the replay diverged here`));
+    expect(stdout).toMatch(
+      new RegExp(`\\n *${index + 1} +\\+\\S+ +commit sess-1[^\\n]*\\n +!! the replay diverged here`),
+    );
   });
 
   it('reports a dropped transition record with a line, exit 1', async () => {
@@ -189,8 +191,7 @@ describe('session-actors replay', () => {
 
   it('draws a progress bar on stderr only when it is a terminal and the log is long', async () => {
     const { logPath, lines } = await recordLog();
-    // A long log: the same run's records would not replay twice, so pad with passivate-free noise:
-    // repeat an unknown-call return pair is not replayable either; use calls without effects.
+    // A long log: the run's records, then thousands of read-only calls (no effect to replay).
     const header = lines[0]!;
     const body = lines.slice(1, -1);
     const filler: string[] = [];
