@@ -57,6 +57,7 @@ import {
   type ChannelAdapter,
   type ContainerStatus,
   type InboundMessage,
+  type OutboundDirectMessage,
   type Logger,
   type RuntimeEvents,
   type SessionInfo,
@@ -437,17 +438,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  writeOutboundDirect(
-    sessionId: string,
-    message: {
-      id: string;
-      kind: string;
-      platformId: string | null;
-      channelType: string | null;
-      threadId: string | null;
-      content: string;
-    },
-  ): Promise<void> {
+  writeOutboundDirect(sessionId: string, message: OutboundDirectMessage): Promise<void> {
     return this.call('writeOutboundDirect', [sessionId, message], async (at) => {
       const id = validId(sessionId, 'sessionId');
       const msg = parseOutboundDirect(message, this.settings.maxMessageBytes);

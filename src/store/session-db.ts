@@ -76,8 +76,7 @@ export function withInbound<T>(path: string, fn: (db: Db) => T, options: { migra
   }
 }
 
-/** Opens `outbound.db` read-only for one read and closes it right after. */
-export function readOutbound<T>(path: string, fn: (db: Db) => T): T {
+function readOnly<T>(path: string, fn: (db: Db) => T): T {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -87,15 +86,14 @@ export function readOutbound<T>(path: string, fn: (db: Db) => T): T {
   }
 }
 
+/** Opens `outbound.db` read-only for one read and closes it right after. */
+export function readOutbound<T>(path: string, fn: (db: Db) => T): T {
+  return readOnly(path, fn);
+}
+
 /** Opens `inbound.db` read-only (for reads that need no write lock) and closes it right after. */
 export function readInbound<T>(path: string, fn: (db: Db) => T): T {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    return fn(db);
-  } finally {
-    closeQuietly(db);
-  }
+  return readOnly(path, fn);
 }
 
 /**

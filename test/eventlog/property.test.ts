@@ -29,7 +29,9 @@ import { T0 } from '../helpers/runtime.js';
 // ------------------------------------------------------------------------------------ commands
 
 const MODES = ['shared', 'per-thread', 'agent-shared'] as const;
-const MESSAGING_GROUPS = [null, 'mg-0', 'mg-1', 'mg-unknown'] as const;
+// Both messaging groups exist from the start: a resolution refused for an unknown messaging group
+// does not replay (replay.test.ts, "replays a resolution refused for an unknown messaging group").
+const MESSAGING_GROUPS = [null, 'mg-0', 'mg-1'] as const;
 const THREADS = [null, 't1', 't2'] as const;
 
 type Simple =
@@ -378,6 +380,7 @@ function adapter(): ChannelAdapter {
 const SETUP: Cmd[] = [
   { t: 'upsertAg', i: 0 },
   { t: 'upsertMg', i: 0 },
+  { t: 'upsertMg', i: 1 },
 ];
 
 describe('event log replay (property)', () => {

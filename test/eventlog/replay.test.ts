@@ -170,4 +170,35 @@ describe('replayLog', () => {
     expect(result.divergence).toBeNull();
     expect(result.digest).toBe(run.liveDigest);
   });
+
+  // BUG (replay): a rejection recorded as INVALID_INPUT/INVALID_ID is re-checked with the pure
+  // validators only, but INVALID_INPUT is also raised after validation, from state:
+  //  - resolveInCentral (src/runtime/registry.ts): "messaging group mg-nope does not exist";
+  //  - wake with driver 'none' (src/runtime/runtime.ts noneDriver): "driver 'none' never starts containers".
+  // parseResolve / validId accept those arguments, so the replay reports
+  //   "resolveSession (call 2) was rejected differently", expected 'INVALID_INPUT', actual 'accepted'
+  //   "wake (call 3) was rejected differently", expected 'INVALID_INPUT', actual 'accepted'
+  // at the `ret` line of the call. Fix idea: re-run the resolution (it is replayed from `ret` anyway)
+  // or only compare codes validation can produce (tell the two apart when recording), or give
+  // those failures another code (e.g. UNKNOWN_MESSAGING_GROUP). Remove `.fails` once fixed.
+  it.fails('replays a resolution refused for an unknown messaging group', async () => {
+    const run = await record(async (rt) => {
+      await expect(
+        rt.resolveSession({ agentGroupId: 'ag-main', messagingGroupId: 'mg-nope', threadId: null, mode: 'shared' }),
+      ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    });
+    const result = await replayLog(run.log, { dataDir: join(run.dir, 'replay') });
+    expect(result.divergence).toBeNull();
+  });
+
+  it.fails("replays a wake refused by driver 'none'", async () => {
+    const dir = tmp();
+    const log = join(dir, 'events.jsonl');
+    const { rt } = await testRuntime(join(dir, 'data'), { eventLog: log });
+    const { session } = await resolveShared(rt);
+    await expect(rt.wake(session.id)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await rt.close();
+    const result = await replayLog(log, { dataDir: join(dir, 'replay') });
+    expect(result.divergence).toBeNull();
+  });
 });
