@@ -76,7 +76,7 @@ export interface ReplayResults {
     writeMessageCalls: number;
     commits: number;
     transitions: number;
-    records_by_kind: Record<string, number>;
+    recordsByKind: Record<string, number>;
     generationSeconds: number;
   };
   replay: {
@@ -309,6 +309,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
         measured:
           'wall time of replayLog(log, { dataDir: fresh empty dir }): parse + re-run + final digest; median of the runs',
         checks: 'divergence === null, digest === the end record digest, transitions === the recorded ones',
+        tmpRoot: `log and replayed data dirs under ${opts.tmpRoot ?? tmpdir()} (session DBs commit with fsync: the disk matters)`,
       },
       log: {
         records: records.length,
@@ -318,7 +319,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
         writeMessageCalls: generated.writeMessageCalls,
         commits,
         transitions: recordedTransitions,
-        records_by_kind: byKind,
+        recordsByKind: byKind,
         generationSeconds: round(generationSeconds, 2),
       },
       replay: {

@@ -18,7 +18,8 @@
  * Observations from outside (container start, exit code and signal, rows read from
  * `outbound.db`, acks, delivery results, adapter errors) enter the actors as events, so they are
  * `ev` records: `xstate.done.actor…` outputs of commits and starts, `container.exited`,
- * `mailbox.enqueue` of delivery records.
+ * `mailbox.enqueue` of delivery records. A `mailbox.enqueue` carries one operation (`op`) or the
+ * operations of one synchronous run in call order (`ops`).
  */
 export const LOG_FORMAT = 'session-actors/eventlog';
 export const LOG_VERSION = 1;
@@ -62,12 +63,17 @@ export type LogRecord =
   | { k: 'end'; digest: string };
 
 /**
- * JSON for the log. Errors become `{ $error: code, message }`. Bytes never enter the log: the
- * recorder replaces file contents by their size before serialising (see `summarizeResult`).
+ * JSON for the log. Errors become `{ $error: code, message }`. Bytes never enter the log: file
+ * contents become `{ $bytes: size }` (commit results are summarised earlier, see `summarizeResult`).
  */
 export function toLogJSON(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v instanceof Error) return { $error: (v as { code?: unknown }).code ?? 'ERROR', message: v.message };
+    // A Buffer arrives here already as its toJSON() form: keep only its size.
+    if (typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Buffer') {
+      const data = (v as { data?: unknown }).data;
+      if (Array.isArray(data)) return { $bytes: data.length };
+    }
     return v;
   });
 }

@@ -369,6 +369,8 @@ class Replayer {
       recordedOutside,
       () => undefined,
     );
+    // The replay directory is scratch: its commits need not reach the disk (the digest reads rows).
+    env.durable = false;
     const actor = createActor(replayMachine, {
       id: `session:${sessionId}`,
       clock: new SimulatedClock(),

@@ -121,6 +121,8 @@ export interface BatchEnv {
   maxMessageBytes: number;
   heartbeatPath: string;
   outside: Outside;
+  /** False only for replay's scratch directory: commits skip the sync to disk. */
+  durable?: boolean;
   /** Per-activation memory: whether this process already migrated the session's inbound.db. */
   state: { migrated: boolean };
   retry: RetryPolicy;
@@ -388,7 +390,7 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
             return failure(op, error, `${op.kind} failed`);
           }
         }),
-      { migrate: !env.state.migrated },
+      { migrate: !env.state.migrated, durable: env.durable !== false },
     );
     env.state.migrated = true;
     return results;

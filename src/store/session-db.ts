@@ -59,9 +59,15 @@ export function createSessionDbs(inboundPath: string, outboundPath: string): voi
  * Nested `db.transaction(...)` calls inside `fn` become savepoints, which is how a batch lets
  * one operation fail alone.
  */
-export function withInbound<T>(path: string, fn: (db: Db) => T, options: { migrate?: boolean } = {}): T {
+export function withInbound<T>(
+  path: string,
+  fn: (db: Db) => T,
+  options: { migrate?: boolean; durable?: boolean } = {},
+): T {
   const db = openWritable(path, false);
   try {
+    // Only replay, rebuilding a scratch directory, gives up the sync to disk at COMMIT.
+    if (options.durable === false) db.pragma('synchronous = OFF');
     // The column check runs under the write lock, so two host processes opening one old file
     // cannot both decide to add the same column. A caller that already migrated this file in
     // this process may skip it (`migrate: false`).
