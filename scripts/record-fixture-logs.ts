@@ -99,9 +99,7 @@ function deliveredIds(ctx: Ctx): string[] {
 }
 
 function untilDelivered(ctx: Ctx, ...messageIds: string[]): Promise<void> {
-  return until(`delivery of ${messageIds.join(', ')}`, () =>
-    messageIds.every((id) => deliveredIds(ctx).includes(id)),
-  );
+  return until(`delivery of ${messageIds.join(', ')}`, () => messageIds.every((id) => deliveredIds(ctx).includes(id)));
 }
 
 function msg(id: string, content: unknown, extra: Partial<InboundMessage> = {}): InboundMessage {
@@ -114,8 +112,7 @@ function ackStatus(rt: Runtime, agentGroupId: string, sessionId: string, message
   try {
     db.pragma('busy_timeout = 2000');
     const row = db.prepare('SELECT status FROM processing_ack WHERE message_id = ?').get(messageId) as
-      | { status: string }
-      | undefined;
+      { status: string } | undefined;
     return row?.status;
   } finally {
     db.close();
@@ -133,8 +130,7 @@ function inboundRow(
   try {
     db.pragma('busy_timeout = 2000');
     return db.prepare('SELECT status, tries FROM messages_in WHERE id = ?').get(messageId) as
-      | { status: string; tries: number }
-      | undefined;
+      { status: string; tries: number } | undefined;
   } finally {
     db.close();
   }
@@ -175,8 +171,18 @@ const scenarios: Record<string, Scenario> = {
     async run(ctx) {
       const { rt } = ctx;
       await groups(rt);
-      const a = await rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: 't1', mode: 'shared' });
-      const b = await rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: 't2', mode: 'shared' });
+      const a = await rt.resolveSession({
+        agentGroupId: 'ag',
+        messagingGroupId: 'mg-slack',
+        threadId: 't1',
+        mode: 'shared',
+      });
+      const b = await rt.resolveSession({
+        agentGroupId: 'ag',
+        messagingGroupId: 'mg-slack',
+        threadId: 't2',
+        mode: 'shared',
+      });
       const c = await rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: null, threadId: null, mode: 'shared' });
       check(a.created && !b.created && a.session.id === b.session.id, 'one shared session for mg-slack');
       check(c.created && c.session.id !== a.session.id, 'a null messaging group is a key of its own');
@@ -224,7 +230,10 @@ const scenarios: Record<string, Scenario> = {
       check(a.session.id === b.session.id && b.session.id === c.session.id, 'the anchor is returned');
       const sid = a.session.id;
       await rt.writeMessage(sid, msg('m-slack', { text: 'from slack' }, { channelType: 'slack', platformId: 'C1' }));
-      await rt.writeMessage(sid, msg('m-discord', { text: 'from discord' }, { channelType: 'discord', platformId: 'D1' }));
+      await rt.writeMessage(
+        sid,
+        msg('m-discord', { text: 'from discord' }, { channelType: 'discord', platformId: 'D1' }),
+      );
       await untilDelivered(ctx, 'm-slack-r1', 'm-discord-r1');
     },
   },
@@ -236,11 +245,20 @@ const scenarios: Record<string, Scenario> = {
       await groups(rt);
       const calls = [];
       for (let i = 0; i < 12; i++) {
-        calls.push(rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: null, mode: 'shared' }));
         calls.push(
-          rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-discord', threadId: `t${i % 3}`, mode: 'per-thread' }),
+          rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: null, mode: 'shared' }),
         );
-        calls.push(rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: null, mode: 'agent-shared' }));
+        calls.push(
+          rt.resolveSession({
+            agentGroupId: 'ag',
+            messagingGroupId: 'mg-discord',
+            threadId: `t${i % 3}`,
+            mode: 'per-thread',
+          }),
+        );
+        calls.push(
+          rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: null, mode: 'agent-shared' }),
+        );
       }
       const results = await Promise.all(calls);
       const created = results.filter((r) => r.created).map((r) => r.session.id);
@@ -295,9 +313,13 @@ const scenarios: Record<string, Scenario> = {
       // A second message whose attachment is context only (trigger 0), then a trigger.
       await rt.writeMessage(
         sid,
-        msg('m2', { text: 'context', attachments: [{ name: 'ctx.txt', data: Buffer.from('ctx').toString('base64') }] }, {
-          trigger: 0,
-        }),
+        msg(
+          'm2',
+          { text: 'context', attachments: [{ name: 'ctx.txt', data: Buffer.from('ctx').toString('base64') }] },
+          {
+            trigger: 0,
+          },
+        ),
       );
       await rt.writeMessage(sid, msg('m3', { text: 'go' }));
       await untilDelivered(ctx, 'm3-r1');
@@ -407,9 +429,18 @@ const scenarios: Record<string, Scenario> = {
       await rt.closeSession(first);
       check(rt.getSession(first)?.status === 'closed', 'closed');
       await rt.closeSession(first); // a second close is a no-op
-      await expectRejection('write to a closed session', rt.writeMessage(first, msg('m2', { text: 'x' })), 'SESSION_CLOSED');
+      await expectRejection(
+        'write to a closed session',
+        rt.writeMessage(first, msg('m2', { text: 'x' })),
+        'SESSION_CLOSED',
+      );
       await expectRejection('wake of a closed session', rt.wake(first), 'SESSION_CLOSED');
-      const again = await rt.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg-slack', threadId: null, mode: 'shared' });
+      const again = await rt.resolveSession({
+        agentGroupId: 'ag',
+        messagingGroupId: 'mg-slack',
+        threadId: null,
+        mode: 'shared',
+      });
       check(again.created && again.session.id !== first, 'a new session');
       await rt.writeMessage(again.session.id, msg('m1', { text: 'after close' }));
       await until('reply in the new session', () =>
@@ -469,7 +500,8 @@ const scenarios: Record<string, Scenario> = {
         ],
         [
           'resolveSession with a bogus mode',
-          () => anyRt.resolveSession!.call(rt, { agentGroupId: 'ag', messagingGroupId: null, threadId: null, mode: 'x' }),
+          () =>
+            anyRt.resolveSession!.call(rt, { agentGroupId: 'ag', messagingGroupId: null, threadId: null, mode: 'x' }),
           'INVALID_INPUT',
         ],
         [
@@ -490,7 +522,11 @@ const scenarios: Record<string, Scenario> = {
           'INVALID_INPUT',
         ],
         ['writeMessage without a message', () => anyRt.writeMessage!.call(rt, sid, null), 'INVALID_INPUT'],
-        ['writeMessage to an unknown session', () => rt.writeMessage('sess-nope', msg('m1', { text: 'x' })), 'UNKNOWN_SESSION'],
+        [
+          'writeMessage to an unknown session',
+          () => rt.writeMessage('sess-nope', msg('m1', { text: 'x' })),
+          'UNKNOWN_SESSION',
+        ],
         [
           'writeOutboundDirect with non-string content',
           () =>
@@ -507,7 +543,11 @@ const scenarios: Record<string, Scenario> = {
         ['wake with an empty id', () => rt.wake(''), 'INVALID_ID'],
         ['stop with a numeric reason', () => anyRt.stop!.call(rt, sid, 42), 'INVALID_INPUT'],
         ['closeSession with a dot id', () => rt.closeSession('..'), 'INVALID_ID'],
-        ['readOutboxFiles with filenames not a list', () => anyRt.readOutboxFiles!.call(rt, sid, 'm1', 'x'), 'INVALID_INPUT'],
+        [
+          'readOutboxFiles with filenames not a list',
+          () => anyRt.readOutboxFiles!.call(rt, sid, 'm1', 'x'),
+          'INVALID_INPUT',
+        ],
         ['clearOutbox with an unsafe message id', () => rt.clearOutbox(sid, 'a\\b'), 'INVALID_ID'],
       ];
       for (const [what, call, code] of bad) await expectRejection(what, call(), code);
@@ -585,9 +625,12 @@ async function record(name: string, scenario: Scenario): Promise<Recorded> {
     } finally {
       await rt.close();
     }
-    const unexpected = errors.filter((e) => scenario.knownErrors === undefined || !scenario.knownErrors.test(String(e)));
+    const unexpected = errors.filter(
+      (e) => scenario.knownErrors === undefined || !scenario.knownErrors.test(String(e)),
+    );
     check(unexpected.length === 0, `no runtime errors (got ${unexpected.map(String).join('; ')})`);
-    if (errors.length > unexpected.length) console.warn(`${name}: known runtime errors: ${errors.map(String).join('; ')}`);
+    if (errors.length > unexpected.length)
+      console.warn(`${name}: known runtime errors: ${errors.map(String).join('; ')}`);
 
     const { records } = readLog(logPath);
     const end = records.at(-1);

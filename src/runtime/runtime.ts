@@ -185,6 +185,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly deliverer: Deliverer;
   private readonly live = new Map<string, SessionActor>();
   private readonly turns = new CommitTurns();
+  private readonly closing = new Map<string, Promise<void>>();
   private readonly recorder: Recorder | undefined;
   private readonly containers = new Map<string, ContainerHandle>();
   private readonly lastActive = new Map<string, string>();
@@ -384,15 +385,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const id = validId(sessionId, 'sessionId');
       const row = this.row(id);
       if (row.status === 'closed') return;
-      const actor = this.activate(row);
-      await actor.request({ kind: 'barrier' });
-      actor.send({ type: 'session.close' });
-      await this.stopContainer(actor, 'session closed');
-      this.storage('closeSession', () => markSessionClosed(this.central, id));
-      this.deactivate(id);
-      this.recorder?.record({ k: 'tr', sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
-      this.emit('session.closed', { sessionId: id });
+      // A second close while one runs waits for it: a session is closed once.
+      const running = this.closing.get(id);
+      if (running !== undefined) return running;
+      const closing = this.closeNow(row);
+      this.closing.set(id, closing);
+      try {
+        await closing;
+      } finally {
+        this.closing.delete(id);
+      }
     });
+  }
+
+  private async closeNow(row: SessionRow): Promise<void> {
+    const id = row.id;
+    const actor = this.activate(row);
+    await actor.request({ kind: 'barrier' });
+    actor.send({ type: 'session.close' });
+    await this.stopContainer(actor, 'session closed');
+    // The stop queued a sweep of the container's claims: let it commit before the actor goes.
+    await actor.request({ kind: 'barrier' });
+    this.storage('closeSession', () => markSessionClosed(this.central, id));
+    this.deactivate(id);
+    this.recorder?.record({ k: 'tr', sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
+    this.emit('session.closed', { sessionId: id });
   }
 
   // ---------------------------------------------------------------------------------- messages
@@ -729,7 +746,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const row = getSession(this.central, sessionId);
     const mg = row?.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
     this.deliverer.handlePoll(
-      { sessionId, defaultChannelType: mg?.channel_type ?? null, request: (op) => actor.request(op) },
+      // Through whichever actor is live when the step runs: the session may be passivated meanwhile.
+      {
+        sessionId,
+        defaultChannelType: mg?.channel_type ?? null,
+        request: (op) => this.actorFor(sessionId).request(op),
+      },
       poll,
     );
   }

@@ -38,13 +38,21 @@ async function build(dir: string): Promise<Built> {
     await rt.resolveSession({ agentGroupId: 'ag-main', messagingGroupId: 'mg-slack', threadId: null, mode: 'shared' })
   ).session.id;
   const thread = (
-    await rt.resolveSession({ agentGroupId: 'ag-main', messagingGroupId: 'mg-discord', threadId: 't1', mode: 'per-thread' })
+    await rt.resolveSession({
+      agentGroupId: 'ag-main',
+      messagingGroupId: 'mg-discord',
+      threadId: 't1',
+      mode: 'per-thread',
+    })
   ).session.id;
   await rt.writeMessage(shared, chat('m1', 'one'));
   await rt.writeMessage(
     shared,
     chat('m2', 'two', {
-      content: JSON.stringify({ text: 'two', attachments: [{ name: 'a.txt', data: Buffer.from('abc').toString('base64') }] }),
+      content: JSON.stringify({
+        text: 'two',
+        attachments: [{ name: 'a.txt', data: Buffer.from('abc').toString('base64') }],
+      }),
     }),
   );
   await rt.writeMessage(shared, chat('m3', 'three', { trigger: 0, threadId: 'x' }));
@@ -252,7 +260,10 @@ describe('digestDataDir', () => {
         ),
     ],
     ['a message content', (b) => sql(b.inbound(b.shared), `UPDATE messages_in SET content = '{}' WHERE id = 'm1'`)],
-    ['a message status', (b) => sql(b.inbound(b.shared), `UPDATE messages_in SET status = 'completed' WHERE id = 'm1'`)],
+    [
+      'a message status',
+      (b) => sql(b.inbound(b.shared), `UPDATE messages_in SET status = 'completed' WHERE id = 'm1'`),
+    ],
     ['a message tries', (b) => sql(b.inbound(b.shared), `UPDATE messages_in SET tries = 1 WHERE id = 'm2'`)],
     ['a message seq', (b) => sql(b.inbound(b.shared), `UPDATE messages_in SET seq = 100 WHERE id = 'm3'`)],
     ['NULL became empty', (b) => sql(b.inbound(b.shared), `UPDATE messages_in SET thread_id = '' WHERE id = 'm1'`)],

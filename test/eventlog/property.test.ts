@@ -7,6 +7,10 @@
  * scripted "agent" claims and answers messages through the session folder (as the reference
  * agent would), so polls, deliveries (with outbox files), sweeps, retries and liveness kills
  * all show up in the logs.
+ *
+ * Sequences steer clear of the known replay/runtime bugs pinned by `it.fails` tests in
+ * replay.test.ts (see batchAvoidsKnownBugs, avoidsKnownBugs and the comments on MESSAGING_GROUPS
+ * and `system`); lift those restrictions when the bugs are fixed.
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -51,22 +55,25 @@ type Simple =
 
 type Cmd =
   | Simple
-  // Only on its own: its minted `sys` id must not overlap a session creation (see replay.test.ts,
-  // "replays a writeSystemResponse that overlaps a session creation", a known replay bug).
+  // Only on its own, and only on an open session: its minted `sys` id must neither overlap a
+  // session creation nor be left unused by a rejected write (replay.test.ts, "replays a
+  // writeSystemResponse that overlaps a session creation" and "replays a rejected
+  // writeSystemResponse followed by a session creation": a known replay bug).
   | { t: 'system'; s: number }
   | { t: 'advance'; ms: number }
   | { t: 'batch'; cmds: Simple[] };
 
-const sessionRef = fc.nat({ max: 7 });
+// Small, so that commands keep meeting the same few sessions.
+const sessionRef = fc.nat({ max: 3 });
 
 const simple: fc.Arbitrary<Simple> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('upsertAg' as const), i: fc.nat({ max: 1 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('upsertMg' as const), i: fc.nat({ max: 1 }) }) },
   {
-    weight: 4,
+    weight: 2,
     arbitrary: fc.record({
       t: fc.constant('resolve' as const),
-      ag: fc.nat({ max: 2 }),
+      ag: fc.nat({ max: 1 }),
       mg: fc.nat({ max: MESSAGING_GROUPS.length - 1 }),
       thread: fc.nat({ max: THREADS.length - 1 }),
       mode: fc.constantFrom(...MODES),
@@ -77,14 +84,19 @@ const simple: fc.Arbitrary<Simple> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('write' as const),
       s: sessionRef,
-      id: fc.nat({ max: 5 }),
+      id: fc.nat({ max: 2 }),
       trigger: fc.constantFrom(0 as const, 1 as const),
       attach: fc.boolean(),
     }),
   },
   {
     weight: 2,
-    arbitrary: fc.record({ t: fc.constant('direct' as const), s: sessionRef, id: fc.nat({ max: 3 }), file: fc.boolean() }),
+    arbitrary: fc.record({
+      t: fc.constant('direct' as const),
+      s: sessionRef,
+      id: fc.nat({ max: 3 }),
+      file: fc.boolean(),
+    }),
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('wake' as const), s: sessionRef }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('stop' as const), s: sessionRef }) },
@@ -102,15 +114,84 @@ const simple: fc.Arbitrary<Simple> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant('finish' as const), s: sessionRef, fail: fc.boolean(), file: fc.boolean() }),
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('close' as const), s: sessionRef }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('readOutbox' as const), s: sessionRef, id: fc.nat({ max: 5 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('readOutbox' as const), s: sessionRef, id: fc.nat({ max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('bad' as const), k: fc.nat({ max: 7 }) }) },
 );
 
-const command: fc.Arbitrary<Cmd> = fc.oneof(
+/** A turn of the agent's life: claim, let a poll see it, answer, let a poll deliver it. */
+const agentTurn = (s: number, fail: boolean, file: boolean): Cmd[] => [
+  { t: 'claim', s },
+  { t: 'advance', ms: 100 },
+  { t: 'finish', s, fail, file },
+  { t: 'advance', ms: 100 },
+];
+
+/**
+ * Batches steer clear of two known bugs (each pinned by an `it.fails` in replay.test.ts):
+ * - two closeSession calls at once both report the session closed ("closes a session once when
+ *   closeSession is called twice at once"): at most one close per batch;
+ * - a creation's transition is replayed at its `ret`, so a transition recorded in between comes
+ *   out in another order ("keeps the order of a creation and a transition recorded before its
+ *   ret"): a batch that resolves makes no container transition (no wake, stop, exit, close, or
+ *   triggering write).
+ */
+function batchAvoidsKnownBugs(cmds: Simple[]): boolean {
+  const closes = cmds.filter((c) => c.t === 'close').length;
+  if (closes > 1) return false;
+  // A delivery in flight when closeSession drops the actor (see avoidsKnownBugs).
+  if (closes === 1 && cmds.some((c) => c.t === 'direct' || c.t === 'finish')) return false;
+  if (!cmds.some((c) => c.t === 'resolve')) return true;
+  return !cmds.some(
+    (c) =>
+      c.t === 'wake' || c.t === 'stop' || c.t === 'exit' || c.t === 'close' || (c.t === 'write' && c.trigger === 1),
+  );
+}
+
+const single: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 10, arbitrary: simple },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('system' as const), s: sessionRef }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.constantFrom(20, 100, 350, 800) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('batch' as const), cmds: fc.array(simple, { minLength: 2, maxLength: 5 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('batch' as const),
+      cmds: fc.array(simple, { minLength: 2, maxLength: 5 }).filter(batchAvoidsKnownBugs),
+    }),
+  },
+);
+
+/** The container dies holding a claim; the sweep retries it (or fails it after maxTries). */
+const crashMidTurn = (s: number, how: 'code1' | 'sigkill'): Cmd[] => [
+  { t: 'write', s, id: 5, trigger: 1, attach: false },
+  { t: 'claim', s },
+  { t: 'advance', ms: 100 },
+  { t: 'exit', s, how },
+  { t: 'advance', ms: 350 },
+];
+
+/** The container claims and then falls silent: the liveness check kills it. */
+const stall = (s: number): Cmd[] => [
+  { t: 'claim', s },
+  { t: 'advance', ms: 800 },
+  { t: 'advance', ms: 800 },
+];
+
+/** A command, or a short scripted episode on one session. */
+const command: fc.Arbitrary<Cmd[]> = fc.oneof(
+  { weight: 12, arbitrary: single.map((c) => [c]) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ s: sessionRef, fail: fc.boolean(), file: fc.boolean() })
+      .map(({ s, fail, file }) => agentTurn(s, fail, file)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ s: sessionRef, how: fc.constantFrom('code1' as const, 'sigkill' as const) })
+      .map(({ s, how }) => crashMidTurn(s, how)),
+  },
+  { weight: 1, arbitrary: sessionRef.map(stall) },
 );
 
 // ------------------------------------------------------------------------------------ harness
@@ -147,7 +228,9 @@ class ScriptedAgent {
     );
     withDb(this.c.ctx.outboundDbPath, false, (db) => {
       const acked = new Set(
-        (db.prepare('SELECT message_id FROM processing_ack').all() as { message_id: string }[]).map((r) => r.message_id),
+        (db.prepare('SELECT message_id FROM processing_ack').all() as { message_id: string }[]).map(
+          (r) => r.message_id,
+        ),
       );
       const ack = db.prepare(
         `INSERT INTO processing_ack (message_id, status, status_changed) VALUES (?, 'processing', ?)
@@ -178,7 +261,10 @@ class ScriptedAgent {
       ).map((r) => r.message_id);
       const exists = db.prepare('SELECT 1 FROM messages_out WHERE id = ?');
       let seq = nextOddAbove(
-        Math.max(inbound.max, (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_out').get() as { m: number }).m),
+        Math.max(
+          inbound.max,
+          (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_out').get() as { m: number }).m,
+        ),
       );
       for (const id of claimed) {
         if (!fail && inbound.triggers.get(id) === 1) {
@@ -220,6 +306,7 @@ interface Run {
   clock: SimulatedClock;
   driver: ReturnType<typeof fakeDriver>;
   sessions: string[];
+  closed: Set<string>;
   /** Commands whose promise did not settle within the turns given to it (left to run on). */
   parked: number;
 }
@@ -249,7 +336,12 @@ function badCall(run: Run, k: number): Promise<unknown> {
     case 1:
       return rt.writeMessage!.call(run.rt, s, { id: 'x', kind: 1, timestamp: 'now', content: '{}' });
     case 2:
-      return rt.resolveSession!.call(run.rt, { agentGroupId: 'ag-0', messagingGroupId: null, threadId: null, mode: 'x' });
+      return rt.resolveSession!.call(run.rt, {
+        agentGroupId: 'ag-0',
+        messagingGroupId: null,
+        threadId: null,
+        mode: 'x',
+      });
     case 3:
       return run.rt.upsertAgentGroup({ id: '../x', name: 'x' });
     case 4:
@@ -308,9 +400,7 @@ function start(run: Run, cmd: Simple): Promise<unknown> {
     case 'exit': {
       const c = liveContainer(run, sid(run, cmd.s));
       c?.exit(
-        cmd.how === 'sigkill'
-          ? { code: null, signal: 'SIGKILL' }
-          : { code: cmd.how === 'code0' ? 0 : 1, signal: null },
+        cmd.how === 'sigkill' ? { code: null, signal: 'SIGKILL' } : { code: cmd.how === 'code0' ? 0 : 1, signal: null },
       );
       return Promise.resolve();
     }
@@ -324,8 +414,10 @@ function start(run: Run, cmd: Simple): Promise<unknown> {
       if (c !== undefined) new ScriptedAgent(c, clock).finish(cmd.fail, cmd.file);
       return Promise.resolve();
     }
-    case 'close':
-      return rt.closeSession(sid(run, cmd.s));
+    case 'close': {
+      const id = sid(run, cmd.s);
+      return rt.closeSession(id).then(() => run.closed.add(id));
+    }
     case 'readOutbox':
       return rt.readOutboxFiles(sid(run, cmd.s), `m${cmd.id}-r1`, ['reply.txt']);
     case 'bad':
@@ -345,6 +437,12 @@ async function settle(run: Run, promise: Promise<unknown>, n = 200): Promise<voi
 }
 
 async function execute(run: Run, cmd: Cmd): Promise<void> {
+  await perform(run, cmd);
+  // Let what the command set off (commits, deliveries) run before the next one.
+  await turns(10);
+}
+
+async function perform(run: Run, cmd: Cmd): Promise<void> {
   switch (cmd.t) {
     case 'advance':
       // In small steps, with a few turns after each, so commits and deliveries interleave.
@@ -353,8 +451,11 @@ async function execute(run: Run, cmd: Cmd): Promise<void> {
         await turns(3);
       }
       return;
-    case 'system':
-      return settle(run, run.rt.writeSystemResponse(sid(run, cmd.s), 'q1', 'approved', { ok: true }));
+    case 'system': {
+      const open = run.sessions.filter((s) => !run.closed.has(s));
+      if (open.length === 0) return;
+      return settle(run, run.rt.writeSystemResponse(open[cmd.s % open.length]!, 'q1', 'approved', { ok: true }));
+    }
     case 'batch':
       return settle(run, Promise.allSettled(cmd.cmds.map((c) => start(run, c))));
     default:
@@ -362,77 +463,185 @@ async function execute(run: Run, cmd: Cmd): Promise<void> {
   }
 }
 
+/** Delivers at once (a microtask), except d2, which the channel always refuses (recorded failed). */
 function adapter(): ChannelAdapter {
-  const attempts = new Map<string, number>();
+  let n = 0;
   return {
     async deliver(msg) {
-      const n = (attempts.get(msg.messageId) ?? 0) + 1;
-      attempts.set(msg.messageId, n);
-      // d1 fails once then goes through; d2 never does (recorded failed).
-      if ((msg.messageId === 'd1' && n === 1) || msg.messageId === 'd2') throw new Error('channel down');
-      return { platformMessageId: `p-${msg.messageId}-${n}` };
+      if (msg.messageId === 'd2') throw new Error('channel down');
+      return { platformMessageId: `p-${++n}` };
     },
   };
 }
 
+/**
+ * A delivery still in flight when its session actor is dropped by closeSession logs an event for
+ * a stopped actor, which does not replay (replay.test.ts, "a delivery in flight when its session
+ * actor is dropped"). Commands are spaced by a few event-loop turns, so instant deliveries finish
+ * first; d2 waits out a retry backoff on the clock, so sequences with d2 and a close are left out,
+ * and so are batches that close and deliver at once (batchAvoidsKnownBugs).
+ */
+function avoidsKnownBugs(cmds: Cmd[]): boolean {
+  const all = cmds.flatMap((c) => (c.t === 'batch' ? c.cmds : [c]));
+  return !(all.some((c) => c.t === 'close') && all.some((c) => c.t === 'direct' && c.id === 2));
+}
+
 // ------------------------------------------------------------------------------------ property
+
+/** What the runs exercised, summed over all runs (checked after the property). */
+type Coverage = Record<
+  | 'passivations'
+  | 'idleTimeouts'
+  | 'stuckKills'
+  | 'crashes'
+  | 'retryWakes'
+  | 'sweptRetried'
+  | 'sweptFailed'
+  | 'deliveries'
+  | 'failedDeliveries'
+  | 'multiOpCommits'
+  | 'duplicates'
+  | 'rejections'
+  | 'closes',
+  number
+>;
+
+function observe(coverage: Coverage, records: ReturnType<typeof readLog>['records']): void {
+  for (const r of records) {
+    if (r.k === 'passivate') coverage.passivations++;
+    if (r.k === 'ret' && !r.ok) coverage.rejections++;
+    if (r.k === 'tr') {
+      if (r.reason.startsWith('idle timeout')) coverage.idleTimeouts++;
+      if (r.reason.startsWith('stuck')) coverage.stuckKills++;
+      if (r.reason.includes('SIGKILL') || r.reason.includes('code 1')) coverage.crashes++;
+      if (r.reason === 'retry of claimed messages') coverage.retryWakes++;
+      if (r.to === 'closed') coverage.closes++;
+    }
+    if (r.k === 'ev' && r.e.type.includes('mailbox.committing')) {
+      const results = (r.e.output as { results: { kind: string; ok: boolean; value?: unknown }[] }).results;
+      if (results.length > 1) coverage.multiOpCommits++;
+      for (const x of results) {
+        const v = x.value as
+          { retried?: unknown[]; failed?: unknown[]; duplicate?: boolean; status?: string } | undefined | null;
+        if (x.kind === 'sweep' && (v?.retried?.length ?? 0) > 0) coverage.sweptRetried++;
+        if (x.kind === 'sweep' && (v?.failed?.length ?? 0) > 0) coverage.sweptFailed++;
+        if (x.kind === 'writeMessage' && v?.duplicate === true) coverage.duplicates++;
+        if (x.kind === 'recordDelivery' && x.ok) coverage.deliveries++;
+      }
+    }
+    if (r.k === 'ev' && r.e.type === 'mailbox.enqueue') {
+      const ops = [(r.e as { op?: unknown }).op, ...((r.e as { ops?: unknown[] }).ops ?? [])] as (
+        { payload?: { record?: { status?: string } } } | undefined
+      )[];
+      for (const op of ops) if (op?.payload?.record?.status === 'failed') coverage.failedDeliveries++;
+    }
+  }
+}
 
 const SETUP: Cmd[] = [
   { t: 'upsertAg', i: 0 },
   { t: 'upsertMg', i: 0 },
   { t: 'upsertMg', i: 1 },
+  { t: 'resolve', ag: 0, mg: 1, thread: 0, mode: 'shared' },
 ];
+
+/** Runs SETUP + `cmds` live with the event log on, then replays the log; returns both sides. */
+async function runAndReplay(cmds: Cmd[], keep?: (dir: string) => void) {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-property-'));
+  try {
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const driver = fakeDriver();
+    const liveDir = join(dir, 'live');
+    const log = join(dir, 'events.jsonl');
+    const channel = adapter();
+    const rt = await createRuntime({
+      dataDir: liveDir,
+      driver,
+      clock,
+      ids: sequentialIds(),
+      eventLog: log,
+      channels: { slack: channel, discord: channel },
+      pollMs: 100,
+      idleStopMs: 300,
+      passivateMs: 700,
+      maxBatch: 4,
+      maxTries: 2,
+      retryBackoffMs: 100,
+      deliveryAttempts: 2,
+      deliveryBackoffMs: 50,
+      claimSilenceMs: 1000,
+      heartbeatCeilingMs: 3000,
+    });
+    rt.on('error', () => undefined); // runtime errors are not this property's concern
+    const run: Run = { rt, clock, driver, sessions: [], closed: new Set(), parked: 0 };
+    for (const cmd of [...SETUP, ...cmds]) await execute(run, cmd);
+    await rt.close();
+
+    const liveDigest = digestDataDir(liveDir);
+    const records = readLog(log).records;
+    const recordedTransitions: Transition[] = records.flatMap((r) =>
+      r.k === 'tr' ? [{ sessionId: r.sessionId, from: r.from, to: r.to, reason: r.reason }] : [],
+    );
+    const result = await replayLog(log, { dataDir: join(dir, 'replay') });
+    keep?.(dir);
+    return { liveDigest, records, recordedTransitions, result };
+  } finally {
+    if (keep === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function expectReplayMatches(cmds: Cmd[]) {
+  const { liveDigest, records, recordedTransitions, result } = await runAndReplay(cmds);
+  expect(result.divergence).toBeNull();
+  expect(result.transitions).toEqual(recordedTransitions);
+  expect(result.digest).toBe(liveDigest);
+  expect(result.expected.digest).toBe(liveDigest);
+  return records;
+}
 
 describe('event log replay (property)', () => {
   it('replays any recorded command sequence to the same transitions and digest', async () => {
+    const coverage: Coverage = {
+      passivations: 0,
+      idleTimeouts: 0,
+      stuckKills: 0,
+      crashes: 0,
+      retryWakes: 0,
+      sweptRetried: 0,
+      sweptFailed: 0,
+      deliveries: 0,
+      failedDeliveries: 0,
+      multiOpCommits: 0,
+      duplicates: 0,
+      rejections: 0,
+      closes: 0,
+    };
     await fc.assert(
-      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 30 }), async (cmds) => {
-        const dir = mkdtempSync(join(tmpdir(), 'sa-property-'));
-        try {
-          const clock = new SimulatedClock();
-          clock.set(T0);
-          const driver = fakeDriver();
-          const liveDir = join(dir, 'live');
-          const log = join(dir, 'events.jsonl');
-          const channel = adapter();
-          const rt = await createRuntime({
-            dataDir: liveDir,
-            driver,
-            clock,
-            ids: sequentialIds(),
-            eventLog: log,
-            channels: { slack: channel, discord: channel },
-            pollMs: 100,
-            idleStopMs: 300,
-            passivateMs: 700,
-            maxBatch: 4,
-            maxTries: 2,
-            retryBackoffMs: 100,
-            deliveryAttempts: 2,
-            deliveryBackoffMs: 50,
-            claimSilenceMs: 1000,
-            heartbeatCeilingMs: 3000,
-          });
-          rt.on('error', () => undefined); // runtime errors are not this property's concern
-          const run: Run = { rt, clock, driver, sessions: [], parked: 0 };
-          for (const cmd of [...SETUP, ...cmds]) await execute(run, cmd);
-          await rt.close();
-
-          const liveDigest = digestDataDir(liveDir);
-          const recorded = readLog(log).records;
-          const recordedTransitions: Transition[] = recorded.flatMap((r) =>
-            r.k === 'tr' ? [{ sessionId: r.sessionId, from: r.from, to: r.to, reason: r.reason }] : [],
-          );
-          const result = await replayLog(log, { dataDir: join(dir, 'replay') });
-          expect(result.divergence).toBeNull();
-          expect(result.transitions).toEqual(recordedTransitions);
-          expect(result.digest).toBe(liveDigest);
-          expect(result.expected.digest).toBe(liveDigest);
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }),
-      { numRuns: 40 },
+      fc.asyncProperty(
+        fc
+          .array(command, { minLength: 1, maxLength: 30 })
+          .map((steps) => steps.flat())
+          .filter(avoidsKnownBugs),
+        async (cmds) => observe(coverage, await expectReplayMatches(cmds)),
+      ),
+      { numRuns: 50 },
     );
+    // Across the runs, the sequences reached the paths that matter (loose floors: these sums are
+    // in the tens for 50 runs; see the counts with DEBUG_PROPERTY_COVERAGE=1).
+    if (process.env.DEBUG_PROPERTY_COVERAGE) console.log(JSON.stringify(coverage));
+    expect(coverage.passivations).toBeGreaterThan(0);
+    expect(coverage.crashes).toBeGreaterThan(0);
+    expect(coverage.deliveries).toBeGreaterThan(0);
+    expect(coverage.multiOpCommits).toBeGreaterThan(0);
+    expect(coverage.rejections).toBeGreaterThan(0);
   }, 60_000);
+});
+
+// To study a counterexample: DEBUG_PROPERTY_CMDS='<the JSON fast-check printed>' npx vitest run
+// test/eventlog/property.test.ts -t debug — runs it once, keeps the directory, prints the divergence.
+it.skipIf(process.env.DEBUG_PROPERTY_CMDS === undefined)('debug: one sequence from DEBUG_PROPERTY_CMDS', async () => {
+  const cmds = JSON.parse(process.env.DEBUG_PROPERTY_CMDS ?? '[]') as Cmd[];
+  const { result } = await runAndReplay(cmds.flat() as Cmd[], (dir) => console.log('kept', dir));
+  console.log(JSON.stringify(result.divergence, null, 2));
 });
