@@ -151,7 +151,9 @@ describe('session-actors replay', () => {
     // transition record, or the end of the log when there is none.
     const nextTr = tampered.findIndex((l, i) => i >= index && l.includes('"k":"tr"'));
     expect(Number(match![1])).toBe(nextTr === -1 ? tampered.length : nextTr + 1);
-    expect(stdout).toMatch(/what: {5}(transition #\d+ differs|the replay made \d+ transitions, the log recorded \d+)/);
+    expect(stdout).toMatch(
+      /what: {5}(transition #\d+ of session \S+ differs|the replay made \d+ transitions for session \S+, the log recorded \d+)/,
+    );
     expect(stdout).toContain('"from":"stopped","to":"running"');
     expect(stdout).toMatch(/\(the log recorded \d+ transitions\)/);
   });
