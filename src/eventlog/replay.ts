@@ -13,6 +13,7 @@
  *    recorded; rejected calls are validated again and must fail with the same code.
  * 4. The first difference — a result, a transition, the final digest — is reported with its line.
  */
+import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
 import {
@@ -222,8 +223,7 @@ class Replayer {
         this.activate(record.s, record.ag);
         return;
       case 'passivate':
-        this.actors.get(record.s)?.actor.stop();
-        this.actors.delete(record.s);
+        this.drop(record.s);
         return;
       case 'reconcile':
         setContainerStatus(this.central, record.s, 'stopped', null);
@@ -282,9 +282,16 @@ class Replayer {
     }
   }
 
+  private drop(sessionId: string): void {
+    const entry = this.actors.get(sessionId);
+    if (entry === undefined) return;
+    entry.actor.stop();
+    entry.env.scratchConnection?.close();
+    this.actors.delete(sessionId);
+  }
+
   close(): void {
-    for (const { actor } of this.actors.values()) actor.stop();
-    this.actors.clear();
+    for (const sessionId of [...this.actors.keys()]) this.drop(sessionId);
     if (this.central.open) this.central.close();
   }
 
@@ -391,8 +398,12 @@ class Replayer {
       recordedOutside,
       () => undefined,
     );
-    // The replay directory is scratch: its commits need not reach the disk (the digest reads rows).
+    // The replay directory is scratch: its commits need not reach the disk (the digest reads rows),
+    // and one connection per session can stay open between batches.
     env.durable = false;
+    const connection = new Database(env.inboundDbPath, { fileMustExist: true });
+    connection.pragma('synchronous = OFF');
+    env.scratchConnection = connection;
     const actor = createActor(replayMachine, {
       id: `session:${sessionId}`,
       clock: new SimulatedClock(),

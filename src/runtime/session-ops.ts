@@ -123,6 +123,11 @@ export interface BatchEnv {
   outside: Outside;
   /** False only for replay's scratch directory: commits skip the sync to disk. */
   durable?: boolean;
+  /**
+   * Replay only: a connection to the scratch `inbound.db` kept open between batches. No container
+   * reads a replay directory, so the open → write → close rule has nobody to protect there.
+   */
+  scratchConnection?: Db;
   /** Per-activation memory: whether this process already migrated the session's inbound.db. */
   state: { migrated: boolean };
   retry: RetryPolicy;
@@ -370,28 +375,29 @@ function undoFiles(env: BatchEnv, files: Undo['files']): void {
 export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpResult[] {
   const batchUndo: Undo = { files: [] };
   try {
-    const results = withInbound(
-      env.inboundDbPath,
-      (db) =>
-        input.ops.map((op): OpResult => {
-          const opUndo: Undo = { files: [] };
-          stmt(db, 'SAVEPOINT op').run();
-          try {
-            const handler = handlers[op.kind as SessionOp['kind']];
-            if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
-            const value = handler(db, op.payload as SessionOp, { env, input, undo: opUndo, mop: op, at });
-            stmt(db, 'RELEASE op').run();
-            batchUndo.files.push(...opUndo.files);
-            return { requestId: op.requestId, kind: op.kind, ok: true, value };
-          } catch (error) {
-            stmt(db, 'ROLLBACK TO op').run();
-            stmt(db, 'RELEASE op').run();
-            undoFiles(env, opUndo.files);
-            return failure(op, error, `${op.kind} failed`);
-          }
-        }),
-      { migrate: !env.state.migrated, durable: env.durable !== false },
-    );
+    const run = (db: Db) =>
+      input.ops.map((op): OpResult => {
+        const opUndo: Undo = { files: [] };
+        stmt(db, 'SAVEPOINT op').run();
+        try {
+          const handler = handlers[op.kind as SessionOp['kind']];
+          if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
+          const value = handler(db, op.payload as SessionOp, { env, input, undo: opUndo, mop: op, at });
+          stmt(db, 'RELEASE op').run();
+          batchUndo.files.push(...opUndo.files);
+          return { requestId: op.requestId, kind: op.kind, ok: true, value };
+        } catch (error) {
+          stmt(db, 'ROLLBACK TO op').run();
+          stmt(db, 'RELEASE op').run();
+          undoFiles(env, opUndo.files);
+          return failure(op, error, `${op.kind} failed`);
+        }
+      });
+    const open = env.scratchConnection;
+    const results =
+      open !== undefined
+        ? open.transaction(run).immediate(open)
+        : withInbound(env.inboundDbPath, run, { migrate: !env.state.migrated, durable: env.durable !== false });
     env.state.migrated = true;
     return results;
   } catch (error) {
