@@ -119,6 +119,11 @@ function iso(ms: number): string {
 
 /** What a result looks like once logged: comparable across the live run and the replay. */
 function comparable(result: OpResult): unknown {
+  // The common case, cheaply: a write's result is its seq and duplicate flag.
+  if (result.ok && result.kind === 'writeMessage') {
+    const v = result.value as { seq: number; duplicate: boolean };
+    return { requestId: result.requestId, ok: true, value: { seq: v.seq, duplicate: v.duplicate } };
+  }
   if (!result.ok) {
     const error = result.error as { code?: unknown; $error?: unknown };
     return { requestId: result.requestId, ok: false, code: error.code ?? error.$error };
@@ -402,7 +407,10 @@ class Replayer {
     // and one connection per session can stay open between batches.
     env.durable = false;
     const connection = new Database(env.inboundDbPath, { fileMustExist: true });
+    // Scratch only: no sync, the rollback journal in memory, one lock held for the whole replay.
     connection.pragma('synchronous = OFF');
+    connection.pragma('journal_mode = MEMORY');
+    connection.pragma('locking_mode = EXCLUSIVE');
     env.scratchConnection = connection;
     const actor = createActor(replayMachine, {
       id: `session:${sessionId}`,
