@@ -201,6 +201,8 @@ class Replayer {
   line = 0;
   private compared = 0;
   private readonly matched = new Map<string, number>();
+  /** Creations the log reported and whose call has not returned yet. */
+  private readonly unconfirmed = new Map<string, Transition>();
 
   constructor(
     readonly dataDir: string,
@@ -237,9 +239,17 @@ class Replayer {
       case 'ev':
         this.applyEvent(record.s, record.e);
         break;
-      case 'tr':
-        this.expected.push({ sessionId: record.sessionId, from: record.from, to: record.to, reason: record.reason });
+      case 'tr': {
+        const transition = { sessionId: record.sessionId, from: record.from, to: record.to, reason: record.reason };
+        this.expected.push(transition);
+        if (record.to === 'created') {
+          // A creation is re-applied at its call's `ret`, a few records later; it takes its place in
+          // the list here, where the run reported it, and the `ret` must confirm it.
+          this.actual.push(transition);
+          this.unconfirmed.set(record.sessionId, transition);
+        }
         break;
+      }
       case 'end':
         this.expectedDigest = record.digest;
         return;
@@ -270,6 +280,9 @@ class Replayer {
   }
 
   finish(): void {
+    for (const [sessionId, transition] of this.unconfirmed) {
+      this.diverge(`the log reports creating ${sessionId}, the replay did not create it`, transition, null);
+    }
     this.compared = 0;
     this.matched.clear();
     this.compareTransitions();
@@ -366,8 +379,15 @@ class Replayer {
         if (outcome.sessionId !== recorded.session.id || outcome.created !== recorded.created) {
           this.diverge(`resolveSession (call ${call.c}) resolved differently`, recorded, outcome);
         }
-        if (outcome.created)
-          this.actual.push({ sessionId: outcome.sessionId, from: 'none', to: 'created', reason: input.mode });
+        if (outcome.created) {
+          const created = { sessionId: outcome.sessionId, from: 'none', to: 'created', reason: input.mode };
+          const reported = this.unconfirmed.get(outcome.sessionId);
+          this.unconfirmed.delete(outcome.sessionId);
+          if (reported === undefined) this.actual.push(created);
+          else if (JSON.stringify(reported) !== JSON.stringify(created)) {
+            this.diverge(`the creation of ${outcome.sessionId} differs`, reported, created);
+          }
+        }
         return;
       }
       case 'closeSession': {

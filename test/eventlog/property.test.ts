@@ -8,9 +8,9 @@
  * agent would), so polls, deliveries (with outbox files), sweeps, retries and liveness kills
  * all show up in the logs.
  *
- * Sequences steer clear of the known replay/runtime bugs pinned by `it.fails` tests in
- * replay.test.ts (see batchAvoidsKnownBugs, avoidsKnownBugs and the comments on MESSAGING_GROUPS
- * and `system`); lift those restrictions when the bugs are fixed.
+ * Nothing is steered around: overlapping closes, creations next to other transitions, system
+ * responses overlapping creations, deliveries outliving their actor (a slow channel on the
+ * simulated clock) all happen. The bugs this property found are pinned in replay.test.ts.
  */
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -33,9 +33,8 @@ import { T0 } from '../helpers/runtime.js';
 // ------------------------------------------------------------------------------------ commands
 
 const MODES = ['shared', 'per-thread', 'agent-shared'] as const;
-// Both messaging groups exist from the start: a resolution refused for an unknown messaging group
-// does not replay (replay.test.ts, "replays a resolution refused for an unknown messaging group").
-const MESSAGING_GROUPS = [null, 'mg-0', 'mg-1'] as const;
+// mg-1 exists only once upserted, mg-unknown never: both get resolutions refused.
+const MESSAGING_GROUPS = [null, 'mg-0', 'mg-1', 'mg-unknown'] as const;
 const THREADS = [null, 't1', 't2'] as const;
 
 type Simple =
@@ -51,17 +50,10 @@ type Simple =
   | { t: 'finish'; s: number; fail: boolean; file: boolean }
   | { t: 'close'; s: number }
   | { t: 'readOutbox'; s: number; id: number }
+  | { t: 'system'; s: number }
   | { t: 'bad'; k: number };
 
-type Cmd =
-  | Simple
-  // Only on its own, and only on an open session: its minted `sys` id must neither overlap a
-  // session creation nor be left unused by a rejected write (replay.test.ts, "replays a
-  // writeSystemResponse that overlaps a session creation" and "replays a rejected
-  // writeSystemResponse followed by a session creation": a known replay bug).
-  | { t: 'system'; s: number }
-  | { t: 'advance'; ms: number }
-  | { t: 'batch'; cmds: Simple[] };
+type Cmd = Simple | { t: 'advance'; ms: number } | { t: 'batch'; cmds: Simple[] };
 
 // Small, so that commands keep meeting the same few sessions.
 const sessionRef = fc.nat({ max: 3 });
@@ -115,6 +107,7 @@ const simple: fc.Arbitrary<Simple> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('close' as const), s: sessionRef }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('readOutbox' as const), s: sessionRef, id: fc.nat({ max: 2 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('system' as const), s: sessionRef }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('bad' as const), k: fc.nat({ max: 7 }) }) },
 );
 
@@ -126,36 +119,14 @@ const agentTurn = (s: number, fail: boolean, file: boolean): Cmd[] => [
   { t: 'advance', ms: 100 },
 ];
 
-/**
- * Batches steer clear of two known bugs (each pinned by an `it.fails` in replay.test.ts):
- * - two closeSession calls at once both report the session closed ("closes a session once when
- *   closeSession is called twice at once"): at most one close per batch;
- * - a creation's transition is replayed at its `ret`, so a transition recorded in between comes
- *   out in another order ("keeps the order of a creation and a transition recorded before its
- *   ret"): a batch that resolves makes no container transition (no wake, stop, exit, close, or
- *   triggering write).
- */
-function batchAvoidsKnownBugs(cmds: Simple[]): boolean {
-  const closes = cmds.filter((c) => c.t === 'close').length;
-  if (closes > 1) return false;
-  // A delivery in flight when closeSession drops the actor (see avoidsKnownBugs).
-  if (closes === 1 && cmds.some((c) => c.t === 'direct' || c.t === 'finish')) return false;
-  if (!cmds.some((c) => c.t === 'resolve')) return true;
-  return !cmds.some(
-    (c) =>
-      c.t === 'wake' || c.t === 'stop' || c.t === 'exit' || c.t === 'close' || (c.t === 'write' && c.trigger === 1),
-  );
-}
-
 const single: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 10, arbitrary: simple },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('system' as const), s: sessionRef }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.constantFrom(20, 100, 350, 800) }) },
   {
     weight: 2,
     arbitrary: fc.record({
       t: fc.constant('batch' as const),
-      cmds: fc.array(simple, { minLength: 2, maxLength: 5 }).filter(batchAvoidsKnownBugs),
+      cmds: fc.array(simple, { minLength: 2, maxLength: 5 }),
     }),
   },
 );
@@ -306,7 +277,6 @@ interface Run {
   clock: SimulatedClock;
   driver: ReturnType<typeof fakeDriver>;
   sessions: string[];
-  closed: Set<string>;
   /** Commands whose promise did not settle within the turns given to it (left to run on). */
   parked: number;
 }
@@ -414,12 +384,12 @@ function start(run: Run, cmd: Simple): Promise<unknown> {
       if (c !== undefined) new ScriptedAgent(c, clock).finish(cmd.fail, cmd.file);
       return Promise.resolve();
     }
-    case 'close': {
-      const id = sid(run, cmd.s);
-      return rt.closeSession(id).then(() => run.closed.add(id));
-    }
+    case 'close':
+      return rt.closeSession(sid(run, cmd.s));
     case 'readOutbox':
       return rt.readOutboxFiles(sid(run, cmd.s), `m${cmd.id}-r1`, ['reply.txt']);
+    case 'system':
+      return rt.writeSystemResponse(sid(run, cmd.s), 'q1', 'approved', { ok: true });
     case 'bad':
       return badCall(run, cmd.k);
   }
@@ -451,11 +421,6 @@ async function perform(run: Run, cmd: Cmd): Promise<void> {
         await turns(3);
       }
       return;
-    case 'system': {
-      const open = run.sessions.filter((s) => !run.closed.has(s));
-      if (open.length === 0) return;
-      return settle(run, run.rt.writeSystemResponse(open[cmd.s % open.length]!, 'q1', 'approved', { ok: true }));
-    }
     case 'batch':
       return settle(run, Promise.allSettled(cmd.cmds.map((c) => start(run, c))));
     default:
@@ -463,27 +428,22 @@ async function perform(run: Run, cmd: Cmd): Promise<void> {
   }
 }
 
-/** Delivers at once (a microtask), except d2, which the channel always refuses (recorded failed). */
-function adapter(): ChannelAdapter {
-  let n = 0;
+/**
+ * The channel: d1 fails once then goes through, d2 always fails (recorded failed), d3 takes 400 ms
+ * of simulated time (long enough for its session to be closed or passivated meanwhile); the rest
+ * are delivered at once.
+ */
+function adapter(clock: SimulatedClock): ChannelAdapter {
+  const attempts = new Map<string, number>();
   return {
     async deliver(msg) {
-      if (msg.messageId === 'd2') throw new Error('channel down');
-      return { platformMessageId: `p-${++n}` };
+      const n = (attempts.get(msg.messageId) ?? 0) + 1;
+      attempts.set(msg.messageId, n);
+      if ((msg.messageId === 'd1' && n === 1) || msg.messageId === 'd2') throw new Error('channel down');
+      if (msg.messageId === 'd3') await new Promise((resolve) => clock.setTimeout(resolve, 400));
+      return { platformMessageId: `p-${msg.messageId}-${n}` };
     },
   };
-}
-
-/**
- * A delivery still in flight when its session actor is dropped by closeSession logs an event for
- * a stopped actor, which does not replay (replay.test.ts, "a delivery in flight when its session
- * actor is dropped"). Commands are spaced by a few event-loop turns, so instant deliveries finish
- * first; d2 waits out a retry backoff on the clock, so sequences with d2 and a close are left out,
- * and so are batches that close and deliver at once (batchAvoidsKnownBugs).
- */
-function avoidsKnownBugs(cmds: Cmd[]): boolean {
-  const all = cmds.flatMap((c) => (c.t === 'batch' ? c.cmds : [c]));
-  return !(all.some((c) => c.t === 'close') && all.some((c) => c.t === 'direct' && c.id === 2));
 }
 
 // ------------------------------------------------------------------------------------ property
@@ -554,7 +514,7 @@ async function runAndReplay(cmds: Cmd[], keep?: (dir: string) => void) {
     const driver = fakeDriver();
     const liveDir = join(dir, 'live');
     const log = join(dir, 'events.jsonl');
-    const channel = adapter();
+    const channel = adapter(clock);
     const rt = await createRuntime({
       dataDir: liveDir,
       driver,
@@ -574,7 +534,7 @@ async function runAndReplay(cmds: Cmd[], keep?: (dir: string) => void) {
       heartbeatCeilingMs: 3000,
     });
     rt.on('error', () => undefined); // runtime errors are not this property's concern
-    const run: Run = { rt, clock, driver, sessions: [], closed: new Set(), parked: 0 };
+    const run: Run = { rt, clock, driver, sessions: [], parked: 0 };
     for (const cmd of [...SETUP, ...cmds]) await execute(run, cmd);
     await rt.close();
 
@@ -591,10 +551,18 @@ async function runAndReplay(cmds: Cmd[], keep?: (dir: string) => void) {
   }
 }
 
+function bySession(transitions: Transition[]): Record<string, Transition[]> {
+  const out: Record<string, Transition[]> = {};
+  for (const t of transitions) (out[t.sessionId] ??= []).push(t);
+  return out;
+}
+
 async function expectReplayMatches(cmds: Cmd[]) {
   const { liveDigest, records, recordedTransitions, result } = await runAndReplay(cmds);
   expect(result.divergence).toBeNull();
+  // The same list, in the same order (per session and across sessions).
   expect(result.transitions).toEqual(recordedTransitions);
+  expect(bySession(result.transitions)).toEqual(bySession(recordedTransitions));
   expect(result.digest).toBe(liveDigest);
   expect(result.expected.digest).toBe(liveDigest);
   return records;
@@ -619,10 +587,7 @@ describe('event log replay (property)', () => {
     };
     await fc.assert(
       fc.asyncProperty(
-        fc
-          .array(command, { minLength: 1, maxLength: 30 })
-          .map((steps) => steps.flat())
-          .filter(avoidsKnownBugs),
+        fc.array(command, { minLength: 1, maxLength: 30 }).map((steps) => steps.flat()),
         async (cmds) => observe(coverage, await expectReplayMatches(cmds)),
       ),
       { numRuns: 50 },

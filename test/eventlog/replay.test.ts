@@ -255,6 +255,7 @@ describe('replayLog', () => {
     await rt.close();
     const result = await replayLog(log, { dataDir: join(dir, 'replay') });
     expect(result.divergence).toBeNull();
+    expect(result.transitions).toEqual(result.expected.transitions);
   });
 
   // Fixed, kept as a regression test (runtime, found by property.test.ts): closeSession is not idempotent under concurrency.
