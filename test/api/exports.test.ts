@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import * as api from '../../src/index.js';
+
+describe('the package entry point', () => {
+  it('exports every value API.md names', () => {
+    const names = [
+      'createRuntime',
+      'RuntimeError',
+      'processDriver',
+      'dockerDriver',
+      'replayLog',
+      'digestDataDir',
+      'toMermaid',
+      'toJSON',
+      'sessionMachine',
+      'registryMachine',
+    ] as const;
+    for (const name of names) expect(typeof api[name], name).toMatch(/function|object/);
+    expect(api.ERROR_CODES).toEqual([
+      'INVALID_ID',
+      'INVALID_INPUT',
+      'UNKNOWN_SESSION',
+      'UNKNOWN_AGENT_GROUP',
+      'SESSION_CLOSED',
+      'CONTAINER_RUNNING',
+      'TOO_LARGE',
+      'RUNTIME_CLOSED',
+      'STORAGE',
+    ]);
+  });
+
+  it('rejects createRuntime without a data dir with a RuntimeError, not a throw', async () => {
+    const result = api.createRuntime({} as never);
+    await expect(result).rejects.toBeInstanceOf(api.RuntimeError);
+    await expect(result).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('prints both machines as Mermaid and JSON', () => {
+    expect(api.toMermaid(api.sessionMachine)).toMatch(/^stateDiagram-v2/);
+    expect(api.toJSON(api.registryMachine).root.states.map((s) => s.key)).toEqual(['ready', 'resolving']);
+  });
+});
