@@ -3,8 +3,8 @@
  *
  * Invariants (guarded by test/runtime/mailbox.test.ts):
  * 1. One batch = one open → BEGIN IMMEDIATE … COMMIT → close cycle of `inbound.db`; operations
- *    run in queue order, each inside its own savepoint, so one failing operation is rolled back
- *    and rejected alone while the others commit ("a failed operation in the middle of a batch
+ *    run in queue order, each inside its own savepoint (a batch of one needs none), so one failing
+ *    operation is rolled back and rejected alone while the others commit ("a failed operation in the middle of a batch
  *    leaves the others committed").
  * 2. Files written for an operation (inbox attachments) are removed again when that operation or
  *    the whole commit fails: nothing is half-written.
@@ -373,16 +373,40 @@ function undoFiles(env: BatchEnv, files: Undo['files']): void {
  * (a failed COMMIT or open rejects every operation of the batch with `STORAGE`).
  */
 export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpResult[] {
+  const runOp = (db: Db, op: MailboxOp, undo: Undo): unknown => {
+    const handler = handlers[op.kind as SessionOp['kind']];
+    if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
+    return handler(db, op.payload as SessionOp, { env, input, undo, mop: op, at });
+  };
+  const inTransaction = <T>(run: (db: Db) => T): T => {
+    const open = env.scratchConnection;
+    const result =
+      open !== undefined
+        ? open.transaction(run).immediate(open)
+        : withInbound(env.inboundDbPath, run, { migrate: !env.state.migrated, durable: env.durable !== false });
+    env.state.migrated = true;
+    return result;
+  };
+  const [only] = input.ops;
+  if (input.ops.length === 1 && only !== undefined) {
+    // A batch of one needs no savepoint: its failure rolls the whole transaction back.
+    const undo: Undo = { files: [] };
+    try {
+      const value = inTransaction((db) => runOp(db, only, undo));
+      return [{ requestId: only.requestId, kind: only.kind, ok: true, value }];
+    } catch (error) {
+      undoFiles(env, undo.files);
+      return [failure(only, error, `${only.kind} failed`)];
+    }
+  }
   const batchUndo: Undo = { files: [] };
   try {
-    const run = (db: Db) =>
+    return inTransaction((db) =>
       input.ops.map((op): OpResult => {
         const opUndo: Undo = { files: [] };
         stmt(db, 'SAVEPOINT op').run();
         try {
-          const handler = handlers[op.kind as SessionOp['kind']];
-          if (handler === undefined) throw new RuntimeError('INVALID_INPUT', `unknown mailbox operation ${op.kind}`);
-          const value = handler(db, op.payload as SessionOp, { env, input, undo: opUndo, mop: op, at });
+          const value = runOp(db, op, opUndo);
           stmt(db, 'RELEASE op').run();
           batchUndo.files.push(...opUndo.files);
           return { requestId: op.requestId, kind: op.kind, ok: true, value };
@@ -392,14 +416,8 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
           undoFiles(env, opUndo.files);
           return failure(op, error, `${op.kind} failed`);
         }
-      });
-    const open = env.scratchConnection;
-    const results =
-      open !== undefined
-        ? open.transaction(run).immediate(open)
-        : withInbound(env.inboundDbPath, run, { migrate: !env.state.migrated, durable: env.durable !== false });
-    env.state.migrated = true;
-    return results;
+      }),
+    );
   } catch (error) {
     undoFiles(env, batchUndo.files);
     return input.ops.map((op) => failure(op, error, 'commit failed'));
