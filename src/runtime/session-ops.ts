@@ -19,7 +19,7 @@ import { clearOutbox, readOutboxFiles } from '../files/outbox.js';
 import {
   deliveredIds,
   findMessageIn,
-  insertMessageIn,
+  insertMessageInIfNew,
   recordDelivery,
   replaceDestinations,
   writeRouting,
@@ -157,19 +157,26 @@ type Handler = (db: Db, op: SessionOp, ctx: OpContext) => unknown;
 
 function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, env: BatchEnv, undo: Undo) {
   const { message } = op;
-  const existing = findMessageIn(db, message.id);
-  if (existing !== undefined) return { seq: existing.seq, duplicate: true };
-  const extracted = extractAttachments({
-    sessionDir: env.sessionDir,
-    messageId: message.id,
-    content: message.content,
-    nowMs: op.at,
-    maxAttachmentBytes: env.maxAttachmentBytes,
-    warn: env.warn,
-  });
+  // Content that cannot carry an attachments array is stored as it is (FORMAT.md); only content
+  // that may carry files needs the duplicate check before anything is written to the inbox.
+  const mayCarryFiles = message.content.includes('"attachments"');
+  if (mayCarryFiles) {
+    const existing = findMessageIn(db, message.id);
+    if (existing !== undefined) return { seq: existing.seq, duplicate: true };
+  }
+  const extracted = mayCarryFiles
+    ? extractAttachments({
+        sessionDir: env.sessionDir,
+        messageId: message.id,
+        content: message.content,
+        nowMs: op.at,
+        maxAttachmentBytes: env.maxAttachmentBytes,
+        warn: env.warn,
+      })
+    : { content: message.content, files: [] };
   if (extracted.files.length > 0) undo.files.push({ messageId: message.id, filenames: extracted.files });
   assertContentSize(message.id, extracted.content, env.maxMessageBytes);
-  const seq = insertMessageIn(db, {
+  const seq = insertMessageInIfNew(db, {
     id: message.id,
     kind: message.kind,
     timestamp: message.timestamp,
@@ -183,6 +190,7 @@ function writeMessage(db: Db, op: Extract<SessionOp, { kind: 'writeMessage' }>, 
     sourceSessionId: message.sourceSessionId ?? null,
     onWake: message.onWake ?? 0,
   });
+  if (seq === undefined) return { seq: (findMessageIn(db, message.id) as { seq: number }).seq, duplicate: true };
   return { seq, duplicate: false };
 }
 

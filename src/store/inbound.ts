@@ -47,13 +47,21 @@ export function findMessageIn(db: Db, id: string): InboundRow | undefined {
 
 /** Inserts a new pending row with the next even seq; returns that seq. */
 export function insertMessageIn(db: Db, row: NewInboundRow): number {
+  const seq = insertMessageInIfNew(db, row);
+  if (seq === undefined) throw new Error(`messages_in already holds ${row.id}`);
+  return seq;
+}
+
+/** Like `insertMessageIn`, but returns undefined (writing nothing) when the id already exists. */
+export function insertMessageInIfNew(db: Db, row: NewInboundRow): number | undefined {
   const seq = nextInboundSeq(db);
-  stmt(
+  const info = stmt(
     db,
     `INSERT INTO messages_in (id, seq, kind, timestamp, status, process_after, recurrence, series_id,
        tries, trigger, platform_id, channel_type, thread_id, content, source_session_id, on_wake)
      VALUES (@id, @seq, @kind, @timestamp, 'pending', @processAfter, @recurrence, @seriesId,
-       0, @trigger, @platformId, @channelType, @threadId, @content, @sourceSessionId, @onWake)`,
+       0, @trigger, @platformId, @channelType, @threadId, @content, @sourceSessionId, @onWake)
+     ON CONFLICT(id) DO NOTHING`,
   ).run({
     id: row.id,
     seq,
@@ -70,7 +78,7 @@ export function insertMessageIn(db: Db, row: NewInboundRow): number {
     sourceSessionId: row.sourceSessionId ?? null,
     onWake: row.onWake ?? 0,
   });
-  return seq;
+  return info.changes === 1 ? seq : undefined;
 }
 
 export function listMessagesIn(db: Db): InboundRow[] {

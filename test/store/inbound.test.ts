@@ -4,6 +4,7 @@ import {
   deliveredIds,
   findMessageIn,
   insertMessageIn,
+  insertMessageInIfNew,
   listMessagesIn,
   readRouting,
   recordDelivery,
@@ -101,9 +102,25 @@ describe('insertMessageIn', () => {
     withInbound(inboundPath, (db) => insertMessageIn(db, { id: 'm-1', kind: 'chat', timestamp: NOW, content: '1' }));
     expect(() =>
       withInbound(inboundPath, (db) => insertMessageIn(db, { id: 'm-1', kind: 'chat', timestamp: NOW, content: '2' })),
-    ).toThrow(/UNIQUE constraint/);
+    ).toThrow(/already holds m-1/);
     expect(readInbound(inboundPath, (db) => listMessagesIn(db))).toEqual([
       expect.objectContaining({ id: 'm-1', seq: 2, content: '1' }),
+    ]);
+  });
+
+  it('insertMessageInIfNew writes nothing for a known id and says so', () => {
+    withInbound(inboundPath, (db) => insertMessageIn(db, { id: 'm-1', kind: 'chat', timestamp: NOW, content: '1' }));
+    const second = withInbound(inboundPath, (db) =>
+      insertMessageInIfNew(db, { id: 'm-1', kind: 'chat', timestamp: NOW, content: '2' }),
+    );
+    expect(second).toBeUndefined();
+    const third = withInbound(inboundPath, (db) =>
+      insertMessageInIfNew(db, { id: 'm-2', kind: 'chat', timestamp: NOW, content: '3' }),
+    );
+    expect(third).toBe(4);
+    expect(readInbound(inboundPath, (db) => listMessagesIn(db)).map((r) => [r.id, r.seq, r.content])).toEqual([
+      ['m-1', 2, '1'],
+      ['m-2', 4, '3'],
     ]);
   });
 
