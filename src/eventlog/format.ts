@@ -24,6 +24,9 @@
 export const LOG_FORMAT = 'session-actors/eventlog';
 export const LOG_VERSION = 1;
 
+/** The reason of the status change a restart reconciliation reports (recorded and replayed alike). */
+export const RECONCILED_REASON = 'reconciled: no live container after restart';
+
 export interface LogSettings {
   pollMs: number;
   idleStopMs: number;

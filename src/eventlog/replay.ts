@@ -55,7 +55,15 @@ import {
 } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
 import { digestDataDir } from './digest.js';
-import { LOG_FORMAT, LOG_VERSION, toLogJSON, type LogHeader, type LogRecord, type Transition } from './format.js';
+import {
+  LOG_FORMAT,
+  LOG_VERSION,
+  RECONCILED_REASON,
+  toLogJSON,
+  type LogHeader,
+  type LogRecord,
+  type Transition,
+} from './format.js';
 import { readLog } from './read-log.js';
 import { summarizeResult } from './recorder.js';
 
@@ -87,7 +95,6 @@ export interface ReplayOptions {
   onProgress?(done: number, total: number): void;
 }
 
-const RECONCILED = 'reconciled: no live container after restart';
 const VALIDATION_CODES = new Set(['INVALID_ID', 'INVALID_INPUT']);
 
 /** Invoked work that never completes by itself: its outcome is replayed from the log. */
@@ -234,7 +241,7 @@ class Replayer {
         return;
       case 'reconcile':
         setContainerStatus(this.central, record.s, 'stopped', null);
-        this.actual.push({ sessionId: record.s, from: record.from, to: 'stopped', reason: RECONCILED });
+        this.actual.push({ sessionId: record.s, from: record.from, to: 'stopped', reason: RECONCILED_REASON });
         break;
       case 'ev':
         this.applyEvent(record.s, record.e);

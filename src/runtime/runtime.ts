@@ -41,7 +41,7 @@ import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './cloc
 import { ensureSessionFolder, Registry } from './registry.js';
 import { CommitTurns } from './commit-turns.js';
 import { digestDataDir } from '../eventlog/digest.js';
-import type { LogSettings } from '../eventlog/format.js';
+import { RECONCILED_REASON, type LogSettings } from '../eventlog/format.js';
 import { Recorder } from '../eventlog/recorder.js';
 import { createSessionEnv } from './session-env.js';
 import { SessionActor } from './session-actor.js';
@@ -111,7 +111,6 @@ export interface ResolveResult {
 }
 
 const MiB = 1024 * 1024;
-const RECONCILED = 'reconciled: no live container after restart';
 
 function logSettings(settings: Runtime['settings']): LogSettings {
   return {
@@ -274,7 +273,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           sessionId: row.id,
           from: row.container_status,
           to: 'stopped',
-          reason: RECONCILED,
+          reason: RECONCILED_REASON,
         });
       }
     }
@@ -289,7 +288,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     setImmediate(() => {
       for (const r of reconciled) {
         this.logger.warn(r, 'container status reconciled to stopped');
-        this.emit('container.status', { ...r, to: 'stopped', reason: RECONCILED });
+        this.emit('container.status', { ...r, to: 'stopped', reason: RECONCILED_REASON });
       }
     });
   }

@@ -10,20 +10,10 @@
  *    JSON text every time.
  */
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { actionLabel, describeTransitions, sourceLabel, type TransitionKind } from './transitions.js';
+import { actionLabel, describeTransitions, sourceLabel, type TransitionInfo } from './transitions.js';
 
-export interface TransitionJSON {
-  kind: TransitionKind;
-  /** The event type the machine reacts to (`''` for `always`). */
-  event: string;
-  label: string;
-  /** Full ids of the target states (`session.container.running`); empty when targetless. */
-  targets: string[];
-  guard: string | null;
-  reenter: boolean;
-  actions: string[];
-  delay: string | number | null;
-}
+/** A transition as JSON: exactly what `describeTransitions` reports (plain data, names only). */
+export type TransitionJSON = TransitionInfo;
 
 export interface StateJSON {
   /** Full id, e.g. `session.container.stopped`. */
@@ -72,16 +62,7 @@ function stateJSON(node: AnyStateNode): StateJSON {
     entry: writtenActions(node, 'entry'),
     exit: writtenActions(node, 'exit'),
     invoke: node.invoke.map((def) => ({ id: def.id, src: sourceLabel(def.src) })),
-    transitions: describeTransitions(node).map((t) => ({
-      kind: t.kind,
-      event: t.event,
-      label: t.label,
-      targets: t.targets,
-      guard: t.guard,
-      reenter: t.reenter,
-      actions: t.actions,
-      delay: t.delay,
-    })),
+    transitions: describeTransitions(node),
     states: children.map(stateJSON),
   };
 }
