@@ -258,8 +258,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
     let recordedDigest: string | undefined;
     for (const r of records) {
       byKind[r.k] = (byKind[r.k] ?? 0) + 1;
-      if (r.k === 'ev' && r.e.type.endsWith('mailbox.committing') && r.e.type.startsWith('xstate.done.actor.'))
-        commits++;
+      if (r.k === 'ev' && r.e.type === 'mailbox.committed') commits++;
       if (r.k === 'end') recordedDigest = r.digest;
     }
     const recordedTransitions = records.filter((r) => r.k === 'tr').length;

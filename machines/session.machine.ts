@@ -4,14 +4,16 @@
  * Invariants (guarded by test/machines/session.machine.test.ts and test/runtime/mailbox.test.ts):
  * 1. Every event the actor accepts is handled in every state, so none is silently dropped: mailbox
  *    operations are appended to `context.queue` by a root-level handler.
- * 2. Group commit: all operations queued when a commit starts (up to `maxBatch`) share one
- *    `commitBatch` invocation; operations arriving meanwhile wait for the next one. Order of
- *    commit equals order of arrival.
+ * 2. Group commit: all operations queued when the commit turn comes (up to `maxBatch`) share one
+ *    `commitBatch`; operations arriving while it runs wait for the next one. Order of commit
+ *    equals order of arrival. The turn and the commit answer with `mailbox.turn` and
+ *    `mailbox.committed`, which only `gathering` and `committing` accept, each sent once per entry.
  * 3. No second start: `container.wake` only has an effect in `stopped` (or `stopping`, where it
  *    restarts after the exit). A start never begins while a host write to `outbound.db` is in
  *    flight, and such a write is only committed with proof that the container is `stopped`.
- * 4. The machine imports no I/O: `commitBatch`, `gather`, `startContainer` and `stopContainer`
- *    are named here and implemented in src/runtime/session-actor.ts.
+ * 4. The machine imports no I/O: the actions `awaitTurn` and `commitBatch` and the actors
+ *    `startContainer` and `stopContainer` are named here and implemented in
+ *    src/runtime/session-actor.ts.
  */
 import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate';
 
@@ -72,8 +74,16 @@ export interface SessionContext extends SessionInput {
 }
 
 export type SessionEvent =
-  /** One operation (`op`) or several in call order (`ops`), appended to the queue. */
-  | { type: 'mailbox.enqueue'; op?: MailboxOp; ops?: MailboxOp[] }
+  /**
+   * One operation (`op`) or several in call order (`ops`), appended to the queue. `turn: true`
+   * says the sender already holds this event-loop turn's commit for an idle mailbox, so the
+   * batch commits at once instead of waiting for `mailbox.turn`.
+   */
+  | { type: 'mailbox.enqueue'; op?: MailboxOp; ops?: MailboxOp[]; turn?: boolean }
+  /** The commit turn `awaitTurn` asked for has come. */
+  | { type: 'mailbox.turn' }
+  /** The batch `commitBatch` was handed is committed: one result per operation, in order. */
+  | { type: 'mailbox.committed'; at: number; results: OpResult[] }
   | { type: 'container.wake'; reason?: string; at?: number }
   | { type: 'container.stop'; reason: string; at?: number }
   | { type: 'container.exited'; code: number | null; signal: string | null; at?: number }
@@ -83,7 +93,6 @@ export type SessionEvent =
 
 export type SessionEmitted =
   | { type: 'mailbox.settled'; results: OpResult[]; at: number }
-  | { type: 'mailbox.failed'; ops: MailboxOp[]; error: unknown }
   | {
       type: 'container.status';
       sessionId: string;
@@ -123,10 +132,6 @@ export const sessionMachine = setup({
     emitted: {} as SessionEmitted,
   },
   actors: {
-    /** Lets a same-tick burst of operations gather before a commit (one real event-loop turn). */
-    gather: fromPromise<void>(async () => {}),
-    /** Runs a batch in one open → transaction → close cycle; resolves with one result per op. */
-    commitBatch: fromPromise<CommitOutput, CommitInput>(async () => ({ at: 0, results: [] })),
     /** Starts the container; resolves with the clock time at which it was up. */
     startContainer: fromPromise<StartOutput, { sessionId: string }>(async () => {}),
     stopContainer: fromPromise<void, { sessionId: string; reason: string }>(async () => {}),
@@ -138,6 +143,7 @@ export const sessionMachine = setup({
   },
   guards: {
     hasQueued: ({ context }) => context.queue.length > 0,
+    carriesTurn: ({ event }) => event.type === 'mailbox.enqueue' && event.turn === true,
     canStart: ({ context }) =>
       context.wakeRequested &&
       !context.closed &&
@@ -152,6 +158,17 @@ export const sessionMachine = setup({
     observedIdle: ({ event }) => event.type === 'container.observed' && !event.busy,
   },
   actions: {
+    /**
+     * Asks for the session's commit turn (at most one commit per event-loop turn across sessions);
+     * the grant is sent back as `mailbox.turn`, at once when the turn is free. Operations arriving
+     * while the session waits join its batch.
+     */
+    awaitTurn: enqueueActions(() => {}),
+    /**
+     * Commits `params.ops` in one open → transaction → close cycle, synchronously, and sends back
+     * `mailbox.committed` with one result per operation. Never throws: failures are results.
+     */
+    commitBatch: enqueueActions((_, _params: CommitInput) => {}),
     // Appends in place: copying the queue on every event made a burst of n operations O(n²).
     // The queue is private to the mailbox; `takeBatch` hands out fresh arrays.
     enqueue: assign({
@@ -167,14 +184,9 @@ export const sessionMachine = setup({
       queue: context.queue.slice(context.maxBatch),
     })),
     settleBatch: emit(({ event }) => {
-      const output = (event as unknown as { output: CommitOutput }).output;
-      return { type: 'mailbox.settled' as const, results: output.results, at: output.at };
+      const { results, at } = event as unknown as CommitOutput;
+      return { type: 'mailbox.settled' as const, results, at };
     }),
-    failBatch: emit(({ context, event }) => ({
-      type: 'mailbox.failed' as const,
-      ops: context.inFlight,
-      error: (event as unknown as { error: unknown }).error,
-    })),
     clearInFlight: assign({ inFlight: [] }),
     enqueuePoll: assign(({ context }) => {
       const op = { requestId: `poll:${context.sessionId}:${context.polls + 1}`, kind: 'pollOutbound' };
@@ -333,23 +345,29 @@ export const sessionMachine = setup({
           after: {
             passivateMs: { guard: 'containerStopped', actions: 'requestPassivation' },
           },
-          on: { 'session.quietCheck': { target: 'idle', reenter: true } },
+          on: {
+            // Holding this turn's commit, the operations need not wait for one: commit at once.
+            'mailbox.enqueue': { guard: 'carriesTurn', target: 'committing', actions: 'enqueue' },
+            'session.quietCheck': { target: 'idle', reenter: true },
+          },
         },
         gathering: {
-          invoke: { src: 'gather', onDone: 'committing', onError: 'committing' },
+          entry: 'awaitTurn',
+          on: { 'mailbox.turn': 'committing' },
         },
         committing: {
-          entry: 'takeBatch',
-          invoke: {
-            src: 'commitBatch',
-            input: ({ context }) => ({
-              sessionId: context.sessionId,
-              ops: context.inFlight,
-              containerStatus: context.phase === 'stopped' ? 'stopped' : 'running',
-            }),
-            onDone: { target: 'idle', actions: ['settleBatch', 'clearInFlight'] },
-            onError: { target: 'idle', actions: ['failBatch', 'clearInFlight'] },
-          },
+          entry: [
+            'takeBatch',
+            {
+              type: 'commitBatch',
+              params: ({ context }): CommitInput => ({
+                sessionId: context.sessionId,
+                ops: context.inFlight,
+                containerStatus: context.phase === 'stopped' ? 'stopped' : 'running',
+              }),
+            },
+          ],
+          on: { 'mailbox.committed': { target: 'idle', actions: ['settleBatch', 'clearInFlight'] } },
         },
       },
     },

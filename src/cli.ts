@@ -177,7 +177,7 @@ function printTimeline(io: CliIO, header: LogHeader, result: ReplayResult, verbo
   }
   if (hidden > 0)
     emit(
-      `(${hidden} routine records hidden: gather turns, poll timers, quiet polls, observations; --verbose shows them)\n`,
+      `(${hidden} routine records hidden: commit turns, poll timers, quiet polls, observations; --verbose shows them)\n`,
     );
   if (chunk.length > 0) io.stdout.write(chunk.join(''));
 }

@@ -17,12 +17,14 @@
  *
  * Observations from outside (container start, exit code and signal, rows read from
  * `outbound.db`, acks, delivery results, adapter errors) enter the actors as events, so they are
- * `ev` records: `xstate.done.actor…` outputs of commits and starts, `container.exited`,
- * `mailbox.enqueue` of delivery records. A `mailbox.enqueue` carries one operation (`op`) or the
- * operations of one synchronous run in call order (`ops`).
+ * `ev` records: `mailbox.committed` (a commit's results and clock time), `xstate.done.actor…`
+ * outputs of container starts, `container.exited`, `mailbox.enqueue` of delivery records. A
+ * `mailbox.enqueue` carries one operation (`op`) or the operations of one synchronous run in call
+ * order (`ops`). Version 2: commits and commit turns are the actor's own events (`mailbox.committed`,
+ * `mailbox.turn`) instead of invoked actors' done events.
  */
 export const LOG_FORMAT = 'session-actors/eventlog';
-export const LOG_VERSION = 1;
+export const LOG_VERSION = 2;
 
 /** The reason of the status change a restart reconciliation reports (recorded and replayed alike). */
 export const RECONCILED_REASON = 'reconciled: no live container after restart';

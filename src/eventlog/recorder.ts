@@ -9,7 +9,7 @@ import { LOG_FORMAT, LOG_VERSION, toLogJSON, type LogRecord, type LogSettings } 
 
 const FLUSH_AT_BYTES = 1 << 20;
 
-/** The event a commit's `xstate.done.actor` event carries, with file bytes replaced by sizes. */
+/** A result as a `mailbox.committed` event is logged: file bytes replaced by their sizes. */
 export function summarizeResult(result: OpResult): OpResult {
   if (!result.ok || result.kind !== 'readOutbox' || !Array.isArray(result.value)) return result;
   const files = result.value as { filename: string; data?: Buffer; bytes?: number }[];
@@ -38,14 +38,9 @@ export class Recorder {
 
   record(record: LogRecord): void {
     if (this.fd === undefined) return;
-    if (record.k === 'ev' && record.e.type.startsWith('xstate.done.actor.') && record.e.type.includes('committing')) {
-      const output = record.e.output as { at: number; results: OpResult[] } | undefined;
-      if (output !== undefined) {
-        record = {
-          ...record,
-          e: { ...record.e, output: { at: output.at, results: output.results.map(summarizeResult) } },
-        };
-      }
+    if (record.k === 'ev' && record.e.type === 'mailbox.committed') {
+      const { results } = record.e as unknown as { results: OpResult[] };
+      record = { ...record, e: { ...record.e, results: results.map(summarizeResult) } };
     }
     this.push(toLogJSON(record));
   }

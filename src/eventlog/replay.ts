@@ -4,8 +4,9 @@
  *
  * How (invariants guarded by test/eventlog/replay.test.ts and the fixture logs):
  * 1. Every session actor is rebuilt from the same machine and fed, in order, exactly the events
- *    the live actor processed (`ev` records). Its invoked work (gather, start, stop, commit) never
- *    completes by itself and its timers never fire: their outcomes are events in the log.
+ *    the live actor processed (`ev` records). Its effects (commit turns, commits, container start
+ *    and stop) never complete by themselves and its timers never fire: their outcomes are events
+ *    in the log (`mailbox.turn`, `mailbox.committed`, `xstate.done.actor…`).
  * 2. A recorded commit is not trusted: the batch is committed again through `executeBatch`, with
  *    only the observations of the container's side (`outbound.db` rows and acks, heartbeat, outbox
  *    files) taken from the log. Recomputed results must equal the recorded ones.
@@ -16,13 +17,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
-import {
-  sessionMachine,
-  type CommitInput,
-  type CommitOutput,
-  type OpResult,
-  type StartOutput,
-} from '../../machines/session.machine.js';
+import { sessionMachine, type CommitInput, type OpResult, type StartOutput } from '../../machines/session.machine.js';
 import { RuntimeError } from '../errors.js';
 import { createPaths, type SessionPaths } from '../files/paths.js';
 import { resolveInCentral } from '../runtime/registry.js';
@@ -97,12 +92,13 @@ export interface ReplayOptions {
 
 const VALIDATION_CODES = new Set(['INVALID_ID', 'INVALID_INPUT']);
 
-/** Invoked work that never completes by itself: its outcome is replayed from the log. */
+/**
+ * Work that never completes by itself: its outcome is replayed from the log. The machine's own
+ * `awaitTurn` and `commitBatch` are no-ops, so turns and commits arrive only as recorded events.
+ */
 const pending = <T>() => new Promise<T>(() => undefined);
 const replayMachine = sessionMachine.provide({
   actors: {
-    gather: fromPromise<void>(pending),
-    commitBatch: fromPromise<CommitOutput, CommitInput>(pending),
     startContainer: fromPromise<StartOutput, { sessionId: string }>(pending),
     stopContainer: fromPromise<void, { sessionId: string; reason: string }>(pending),
   },
@@ -468,7 +464,7 @@ class Replayer {
     const entry = this.actors.get(sessionId);
     if (entry === undefined)
       this.diverge(`event for session ${sessionId}, which is not active`, 'an activate record', event.type);
-    if (event.type.startsWith('xstate.done.actor.') && event.type.includes('mailbox.committing')) {
+    if (event.type === 'mailbox.committed') {
       this.recommit(entry, event);
       return;
     }
@@ -481,7 +477,7 @@ class Replayer {
     if (!snapshot.matches({ mailbox: 'committing' })) {
       this.diverge('a commit finished while the mailbox was not committing', 'committing', snapshot.value);
     }
-    const recorded = event.output as { at: number; results: OpResult[] };
+    const recorded = event as unknown as { at: number; results: OpResult[] };
     const byId = new Map(recorded.results.map((r) => [r.requestId, r]));
     const valueOf = (requestId: string): unknown => {
       const r = byId.get(requestId);
@@ -510,7 +506,7 @@ class Replayer {
         );
       }
     }
-    entry.actor.send({ ...event, output: { at: recorded.at, results } } as never);
+    entry.actor.send({ type: 'mailbox.committed', at: recorded.at, results });
   }
 }
 

@@ -13,7 +13,7 @@ export interface TimelineEntry {
   sessionId: string | null;
   /** One-line description; session ids in it are shortened with `shortId`. */
   text: string;
-  /** Routine machinery (gather turns, poll timers, quiet polls, observations): hidden unless verbose. */
+  /** Routine machinery (commit turns, poll timers, quiet polls, observations): hidden unless verbose. */
   noise: boolean;
 }
 
@@ -150,8 +150,8 @@ function kindCounts(kinds: string[]): string {
   return [...counts].map(([k, n]) => (n > 1 ? `${k}×${n}` : k)).join(', ');
 }
 
-function describeCommit(s: string, output: unknown): { text: string; noise: boolean } {
-  const results = prop(output, 'results');
+function describeCommit(s: string, committed: unknown): { text: string; noise: boolean } {
+  const results = prop(committed, 'results');
   if (!Array.isArray(results)) return { text: `commit ${s}`, noise: false };
   const kinds = results.map((r) => str(prop(r, 'kind')));
   const failed = results.filter((r) => prop(r, 'ok') !== true);
@@ -174,7 +174,7 @@ function describeCommit(s: string, output: unknown): { text: string; noise: bool
   return { text, noise };
 }
 
-/** `xstate.done.actor.0.session.mailbox.committing` → `mailbox.committing`. */
+/** `xstate.done.actor.0.session.container.starting` → `container.starting`. */
 function invokedState(type: string, prefix: string): string {
   const rest = type.slice(prefix.length);
   const at = rest.indexOf('session.');
@@ -186,8 +186,6 @@ function describeEvent(s: string, e: Obj): { text: string; noise: boolean } {
   const visible = (text: string) => ({ text, noise: false });
   if (type.startsWith('xstate.done.actor.')) {
     const state = invokedState(type, 'xstate.done.actor.');
-    if (state === 'mailbox.committing') return describeCommit(s, e.output);
-    if (state === 'mailbox.gathering') return { text: `gathered ${s}: its commit turn came`, noise: true };
     if (state === 'container.starting') return visible(`started ${s}: container up`);
     if (state === 'container.stopping') return visible(`stop done ${s}: waiting for the exit`);
     return visible(`done ${s} ${state}`);
@@ -200,9 +198,7 @@ function describeEvent(s: string, e: Obj): { text: string; noise: boolean } {
         ? 'start failed'
         : state === 'container.stopping'
           ? 'stop failed'
-          : state === 'mailbox.committing'
-            ? 'commit failed'
-            : `${state} failed`;
+          : `${state} failed`;
     return visible(`${what} ${s}: ${str(message, 120)}`);
   }
   if (type.startsWith('xstate.after.')) {
@@ -220,6 +216,10 @@ function describeEvent(s: string, e: Obj): { text: string; noise: boolean } {
       const more = e.ops.length > 4 ? `, … ${e.ops.length - 4} more` : '';
       return visible(`enqueue ${s} ${e.ops.length} ops: ${shown}${more}`);
     }
+    case 'mailbox.turn':
+      return { text: `commit turn ${s}`, noise: true };
+    case 'mailbox.committed':
+      return describeCommit(s, e);
     case 'container.wake':
       return visible(`wake ${s}${e.reason === undefined ? '' : ` (${str(e.reason)})`}`);
     case 'container.stop':

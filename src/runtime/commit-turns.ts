@@ -2,30 +2,44 @@
  * Event-loop turns for mailbox commits: across all sessions of a runtime, at most one batch is
  * committed per turn, first come first served.
  *
- * Invariant (ingest benchmark, "event-loop delay p99"): a commit is synchronous SQLite work, so
- * letting every session commit in the same turn would block the loop for the sum of all batches;
- * one batch per turn bounds a block by one batch (`maxBatch`), and a session that waits for its
- * turn keeps gathering operations, so batches grow under load rather than shrink.
+ * Invariant (ingest benchmark, "event-loop delay p99"; test/runtime/commit-turns.test.ts): a
+ * commit is synchronous SQLite work, so letting every session commit in the same turn would block
+ * the loop for the sum of all batches; one batch per turn bounds a block by one batch
+ * (`maxBatch`), and a session that waits for its turn keeps gathering operations, so batches grow
+ * under load rather than shrink.
  */
+
+/** Called when the turn is the caller's; returns false if nobody was left to use it. */
+export type TurnGrant = () => boolean;
+
 export class CommitTurns {
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: TurnGrant[] = [];
   private scheduled = false;
   /** Whether a commit was handed the current turn (cleared at the next turn). */
   private turnTaken = false;
 
   /**
-   * Resolves at the caller's turn; the commit should run right then, synchronously. The first
-   * commit of a turn goes at once (no added latency at idle); later ones wait for later turns.
+   * Calls `grant` at the caller's turn; the commit should run right then, synchronously. The
+   * first request of a turn is granted at once, inside this call (no added latency at idle);
+   * later ones wait for later turns.
    */
-  next(): Promise<void> {
-    if (!this.turnTaken && this.waiting.length === 0) {
-      this.takeTurn();
-      return Promise.resolve();
+  request(grant: TurnGrant): void {
+    if (this.tryTake()) {
+      if (!grant()) this.turnTaken = false;
+      return;
     }
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.schedule();
-    });
+    this.waiting.push(grant);
+    this.schedule();
+  }
+
+  /**
+   * Takes the current turn if nobody holds or awaits it, for a commit the caller runs right now,
+   * synchronously. Returns false otherwise (then `request` a turn).
+   */
+  tryTake(): boolean {
+    if (this.turnTaken || this.waiting.length > 0) return false;
+    this.takeTurn();
+    return true;
   }
 
   private takeTurn(): void {
@@ -40,10 +54,11 @@ export class CommitTurns {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      const next = this.waiting.shift();
-      if (next !== undefined) {
+      // A grant whose session is gone does not use up the turn.
+      for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
         this.takeTurn();
-        next();
+        if (next()) break;
+        this.turnTaken = false;
       }
       if (this.waiting.length > 0) this.schedule();
     });

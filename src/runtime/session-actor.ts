@@ -5,14 +5,14 @@
  * Invariants (guarded by test/runtime/mailbox.test.ts):
  * 1. Every request settles exactly once: by its result in `mailbox.settled`, or by `stop()`,
  *    which rejects what is still pending with RUNTIME_CLOSED.
- * 2. Actor errors never escape: the actor has an error observer that reports, and the machine's
- *    invoked work (`executeBatch`) never throws.
+ * 2. Actor errors never escape: the actor has an error observer that reports, and the
+ *    `commitBatch` action never throws (`executeBatch` turns failures into results, and anything
+ *    else it throws rejects the batch's operations).
  */
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import {
   sessionMachine,
   type CommitInput,
-  type CommitOutput,
   type MailboxOp,
   type StartOutput,
   type ContainerPhase,
@@ -21,7 +21,7 @@ import {
   type SessionEmitted,
   type SessionEvent,
 } from '../../machines/session.machine.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, toStorageError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { CommitTurns } from './commit-turns.js';
 import { executeBatch, type BatchEnv, type SessionOp } from './session-ops.js';
@@ -58,18 +58,34 @@ export class SessionActor {
   readonly id: string;
   private readonly actor: Actor<typeof sessionMachine>;
   private readonly pending = new Map<string, Pending>();
+  private readonly turns: CommitTurns;
   private requests = 0;
   private unsent: MailboxOp[] = [];
 
   constructor(deps: SessionActorDeps) {
     this.id = deps.sessionId;
+    this.turns = deps.turns;
     const machine = sessionMachine.provide({
-      actors: {
-        gather: fromPromise<void>(() => deps.turns.next()),
-        commitBatch: fromPromise<CommitOutput, CommitInput>(async ({ input }) => {
+      actions: {
+        awaitTurn: ({ self }) =>
+          deps.turns.request(() => {
+            if (self.getSnapshot().status !== 'active') return false;
+            self.send({ type: 'mailbox.turn' });
+            return true;
+          }),
+        commitBatch: ({ self }, input: CommitInput) => {
           const at = deps.clock.now();
-          return { at, results: executeBatch(deps.env, input, at) };
-        }),
+          let results: OpResult[];
+          try {
+            results = executeBatch(deps.env, input, at);
+          } catch (error) {
+            const e = toStorageError(error, 'commit failed');
+            results = input.ops.map((op) => ({ requestId: op.requestId, kind: op.kind, ok: false, error: e }));
+          }
+          self.send({ type: 'mailbox.committed', at, results });
+        },
+      },
+      actors: {
         startContainer: fromPromise<StartOutput, { sessionId: string }>(({ input }) =>
           deps.startContainer(input.sessionId),
         ),
@@ -107,17 +123,13 @@ export class SessionActor {
       deps.onResults(this.id, e.results, e.at);
       for (const r of e.results) this.settle(r);
     });
-    this.actor.on('mailbox.failed', (e) => {
-      for (const op of e.ops) this.settle({ requestId: op.requestId, kind: op.kind, ok: false, error: e.error });
-    });
     this.actor.on('*', (e) => {
-      if (e.type !== 'mailbox.settled' && e.type !== 'mailbox.failed') deps.onEmitted(e);
+      if (e.type !== 'mailbox.settled') deps.onEmitted(e);
     });
     this.actor.subscribe({ error: (error) => deps.onError(this.id, error) });
     this.actor.start();
   }
 
-  /** Queues `op` and resolves with its result once it is committed and the DB closed. */
   /**
    * Queues `op` and resolves with its result once it is committed and the DB closed. Operations
    * requested in the same synchronous run reach the actor as one `mailbox.enqueue` event (sent
@@ -129,21 +141,34 @@ export class SessionActor {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject });
       this.unsent.push({ requestId, kind: op.kind, writesOutbound, payload: op });
-      if (this.unsent.length === 1) queueMicrotask(() => this.sendQueued());
+      if (this.unsent.length === 1) queueMicrotask(() => this.sendQueued(true));
     });
   }
 
   send(event: SessionEvent): void {
     // Operations requested before this event reach the actor before it: call order is kept.
-    this.sendQueued();
+    this.sendQueued(false);
     this.actor.send(event);
   }
 
-  private sendQueued(): void {
+  /**
+   * Sends the operations requested so far as one `mailbox.enqueue`. From a microtask no actor is
+   * mid-step, so an idle mailbox seen in the snapshot really is idle: then the event may carry
+   * this turn's commit (`turn: true`) and the batch commits inside this very send.
+   */
+  private sendQueued(fromMicrotask: boolean): void {
     if (this.unsent.length === 0) return;
     const ops = this.unsent;
     this.unsent = [];
-    this.actor.send(ops.length === 1 ? { type: 'mailbox.enqueue', op: ops[0] } : { type: 'mailbox.enqueue', ops });
+    const event: SessionEvent =
+      ops.length === 1 ? { type: 'mailbox.enqueue', op: ops[0] } : { type: 'mailbox.enqueue', ops };
+    if (fromMicrotask && this.mailboxIdle() && this.turns.tryTake()) event.turn = true;
+    this.actor.send(event);
+  }
+
+  private mailboxIdle(): boolean {
+    const snapshot = this.actor.getSnapshot();
+    return snapshot.status === 'active' && snapshot.context.queue.length === 0 && snapshot.matches({ mailbox: 'idle' });
   }
 
   get phase(): ContainerPhase {
@@ -171,7 +196,7 @@ export class SessionActor {
   }
 
   stop(): void {
-    this.sendQueued();
+    this.sendQueued(false);
     this.actor.stop();
     for (const [requestId, p] of this.pending) {
       this.pending.delete(requestId);

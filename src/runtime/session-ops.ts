@@ -29,7 +29,13 @@ import {
 } from '../store/inbound.js';
 import { nextOutboundSeq } from '../store/seq.js';
 import { stmt } from '../store/statements.js';
-import { readOutbound, withInbound, withOutboundWhileStopped, type Db } from '../store/session-db.js';
+import {
+  immediateTransaction,
+  readOutbound,
+  withInbound,
+  withOutboundWhileStopped,
+  type Db,
+} from '../store/session-db.js';
 import type { InboundMessage, OutboundDirectMessage } from './types.js';
 import { assertContentSize } from './validate.js';
 
@@ -390,7 +396,7 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
     const open = env.scratchConnection;
     const result =
       open !== undefined
-        ? open.transaction(run).immediate(open)
+        ? immediateTransaction(open, run)
         : withInbound(env.inboundDbPath, run, { migrate: !env.state.migrated, durable: env.durable !== false });
     env.state.migrated = true;
     return result;

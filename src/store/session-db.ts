@@ -20,9 +20,8 @@ export type Db = Database.Database;
 const BUSY_TIMEOUT_MS = 5000;
 
 function openWritable(path: string, create: boolean): Db {
-  const db = new Database(path, { fileMustExist: !create });
+  const db = new Database(path, { fileMustExist: !create, timeout: BUSY_TIMEOUT_MS });
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const mode = db.pragma('journal_mode = DELETE', { simple: true });
     if (mode !== 'delete') throw new Error(`journal_mode stayed ${String(mode)}`);
     return db;
@@ -36,18 +35,36 @@ function closeQuietly(db: Db): void {
   if (db.open) db.close();
 }
 
+/**
+ * Runs `fn` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back if it (or the COMMIT) throws.
+ * Written out rather than `db.transaction(fn).immediate()`, which prepares nine statements the
+ * first time it meets a connection, and every connection here is new. A `db.transaction(...)`
+ * called inside `fn` still becomes a savepoint.
+ */
+export function immediateTransaction<T>(db: Db, fn: (db: Db) => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn(db);
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
 /** Creates (or repairs) both session DBs with their schemas; both are closed on return. */
 export function createSessionDbs(inboundPath: string, outboundPath: string): void {
   const inbound = openWritable(inboundPath, true);
   try {
     // One transaction per file: one sync to disk instead of one per CREATE statement.
-    inbound.transaction(() => ensureInboundSchema(inbound)).immediate();
+    immediateTransaction(inbound, ensureInboundSchema);
   } finally {
     closeQuietly(inbound);
   }
   const outbound = openWritable(outboundPath, true);
   try {
-    outbound.transaction(() => ensureOutboundSchema(outbound)).immediate();
+    immediateTransaction(outbound, ensureOutboundSchema);
   } finally {
     closeQuietly(outbound);
   }
@@ -71,21 +88,18 @@ export function withInbound<T>(
     // The column check runs under the write lock, so two host processes opening one old file
     // cannot both decide to add the same column. A caller that already migrated this file in
     // this process may skip it (`migrate: false`).
-    return db
-      .transaction((d: Db) => {
-        if (options.migrate !== false) migrateInbound(d);
-        return fn(d);
-      })
-      .immediate(db);
+    return immediateTransaction(db, (d) => {
+      if (options.migrate !== false) migrateInbound(d);
+      return fn(d);
+    });
   } finally {
     closeQuietly(db);
   }
 }
 
 function readOnly<T>(path: string, fn: (db: Db) => T): T {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return fn(db);
   } finally {
     closeQuietly(db);
@@ -116,7 +130,7 @@ export function withOutboundWhileStopped<T>(path: string, status: ContainerStatu
   const db = openWritable(path, false);
   try {
     ensureOutboundSchema(db);
-    return db.transaction(fn).immediate(db);
+    return immediateTransaction(db, fn);
   } finally {
     closeQuietly(db);
   }

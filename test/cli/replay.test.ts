@@ -82,11 +82,11 @@ describe('session-actors replay', () => {
     expect(stdout).toMatch(/exited sess-1 code 0/);
     expect(stdout).toMatch(/transitions: \d+ \(created ×1, stopped → running ×1/);
     // Routine records are hidden by default and counted; --verbose shows them.
-    expect(stdout).not.toContain('gathered sess-1');
+    expect(stdout).not.toContain('poll timer sess-1');
     expect(stdout).toMatch(/\(\d+ routine records hidden/);
     const verbose = await run(['replay', logPath, '--verbose']);
     expect(verbose.code).toBe(0);
-    expect(verbose.stdout).toContain('gathered sess-1');
+    expect(verbose.stdout).toContain('poll timer sess-1');
     expect(verbose.stdout).not.toMatch(/routine records hidden/);
   });
 
@@ -117,7 +117,7 @@ describe('session-actors replay', () => {
 
   it('reports a changed seq in a recorded commit result with its line, exit 1', async () => {
     const { lines } = await recordLog();
-    const index = lines.findIndex((l) => l.includes('mailbox.committing') && l.includes('"kind":"writeMessage"'));
+    const index = lines.findIndex((l) => l.includes('"mailbox.committed"') && l.includes('"kind":"writeMessage"'));
     expect(index).toBeGreaterThan(0);
     const tampered = [...lines];
     tampered[index] = lines[index]!.replace(/"seq":(\d+)/, (_, seq: string) => `"seq":${Number(seq) + 100}`);

@@ -35,11 +35,7 @@ const describe1 = (record: unknown, methodOf?: (c: number) => string | undefined
 const commit = (results: unknown[], at = T0 + 1500): unknown => ({
   k: 'ev',
   s: S,
-  e: {
-    type: 'xstate.done.actor.0.session.mailbox.committing',
-    output: { at, results },
-    actorId: '0.session.mailbox.committing',
-  },
+  e: { type: 'mailbox.committed', at, results },
 });
 
 describe('shortId and formatting helpers', () => {
@@ -188,7 +184,7 @@ describe('describeRecord', () => {
       noise: false,
     });
     expect(ev({ type: 'xstate.after.pollMs.session.poller.polling' }).noise).toBe(true);
-    expect(ev({ type: 'xstate.done.actor.0.session.mailbox.gathering' }).noise).toBe(true);
+    expect(ev({ type: 'mailbox.turn' })).toMatchObject({ text: 'commit turn sess…ab12', noise: true });
     expect(ev({ type: 'container.observed', busy: false }).noise).toBe(true);
     const op = (n: number) => ({
       requestId: `${S}:${n}`,

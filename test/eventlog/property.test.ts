@@ -477,8 +477,8 @@ function observe(coverage: Coverage, records: ReturnType<typeof readLog>['record
       if (r.reason === 'retry of claimed messages') coverage.retryWakes++;
       if (r.to === 'closed') coverage.closes++;
     }
-    if (r.k === 'ev' && r.e.type.includes('mailbox.committing')) {
-      const results = (r.e.output as { results: { kind: string; ok: boolean; value?: unknown }[] }).results;
+    if (r.k === 'ev' && r.e.type === 'mailbox.committed') {
+      const results = (r.e as unknown as { results: { kind: string; ok: boolean; value?: unknown }[] }).results;
       if (results.length > 1) coverage.multiOpCommits++;
       for (const x of results) {
         const v = x.value as

@@ -116,8 +116,8 @@ describe('event log recorder', () => {
           (r) =>
             r.k === 'ev' &&
             r.s === sid &&
-            r.e.type.includes('mailbox.committing') &&
-            (r.e.output as { results: { requestId: string }[] }).results.some((x) => requestIds.has(x.requestId)),
+            r.e.type === 'mailbox.committed' &&
+            (r.e as unknown as { results: { requestId: string }[] }).results.some((x) => requestIds.has(x.requestId)),
         );
         expect(commit, `commit of ${sid}/${id}`).toBeDefined();
         expect(
@@ -198,10 +198,10 @@ describe('event log recorder', () => {
       const commit = lines(log).find(
         (r) =>
           r.k === 'ev' &&
-          r.e.type.includes('mailbox.committing') &&
-          (r.e.output as { results: { kind: string }[] }).results.some((x) => x.kind === 'readOutbox'),
-      ) as unknown as { e: { output: { results: { kind: string; value: unknown }[] } } };
-      expect(commit.e.output.results.find((x) => x.kind === 'readOutbox')?.value).toEqual([
+          r.e.type === 'mailbox.committed' &&
+          (r.e as unknown as { results: { kind: string }[] }).results.some((x) => x.kind === 'readOutbox'),
+      ) as unknown as { e: { results: { kind: string; value: unknown }[] } };
+      expect(commit.e.results.find((x) => x.kind === 'readOutbox')?.value).toEqual([
         { filename: 'f.bin', bytes: BYTES.length },
       ]);
       const events = lines(log).filter((r) => r.k === 'ev');

@@ -106,14 +106,14 @@ describe('replayLog', () => {
   it('reports a tampered commit result (a duplicate that was not one)', async () => {
     const run = await record(typicalRun);
     const log = rewrite(run.log, join(run.dir, 'tampered.jsonl'), (r) => {
-      if (r.k !== 'ev' || !r.e.type.includes('mailbox.committing')) return r;
-      const output = r.e.output as { at: number; results: { kind: string; value?: { duplicate?: boolean } }[] };
-      const results = output.results.map((x) =>
+      if (r.k !== 'ev' || r.e.type !== 'mailbox.committed') return r;
+      const committed = r.e as unknown as { results: { kind: string; value?: { duplicate?: boolean } }[] };
+      const results = committed.results.map((x) =>
         x.kind === 'writeMessage' && x.value?.duplicate === true
           ? { ...x, value: { ...x.value, duplicate: false } }
           : x,
       );
-      return { ...r, e: { ...r.e, output: { ...output, results } } };
+      return { ...r, e: { ...r.e, results } };
     });
     const result = await replayLog(log, { dataDir: join(run.dir, 'replay') });
     expect(result.divergence).toMatchObject({ what: expect.stringContaining('another result') });

@@ -1,6 +1,6 @@
 /**
- * Test helpers for the machine tests: deferred promises (to hold an invoked actor mid-flight), a
- * one-turn drain, and a session-actor harness whose invoked actors are recorded stubs.
+ * Test helpers for the machine tests: deferred promises (to hold a start or a commit mid-flight),
+ * a one-turn drain, and a session-actor harness whose effects are recorded stubs.
  */
 import { createActor, fromPromise, SimulatedClock, waitFor, type Actor, type SnapshotFrom } from 'xstate';
 import {
@@ -76,7 +76,11 @@ export interface HarnessOptions {
   autoCommit?: boolean;
 }
 
-/** A started session actor with recorded stubs for `startContainer`, `stopContainer`, `commitBatch`. */
+/**
+ * A started session actor with recorded stubs for `startContainer`, `stopContainer` and
+ * `commitBatch`. The commit turn comes one microtask after `awaitTurn` asks for it, so operations
+ * sent in the same synchronous run gather into one batch.
+ */
 export function sessionHarness(options: HarnessOptions = {}): SessionHarness {
   const input = { ...SESSION_INPUT, ...options.input };
   const clock = new SimulatedClock();
@@ -92,6 +96,18 @@ export function sessionHarness(options: HarnessOptions = {}): SessionHarness {
     autoCommit: options.autoCommit ?? true,
   } as unknown as SessionHarness;
   const machine = sessionMachine.provide({
+    actions: {
+      awaitTurn: ({ self }) => queueMicrotask(() => self.send({ type: 'mailbox.turn' })),
+      commitBatch: ({ self }, commitInput: CommitInput) => {
+        const d = deferred<CommitOutput>();
+        h.commits.push({ input: commitInput, deferred: d });
+        d.promise.then(
+          (output) => self.send({ type: 'mailbox.committed', ...output }),
+          (error: unknown) => h.errors.push(error),
+        );
+        if (h.autoCommit) d.resolve(okResults(commitInput.ops));
+      },
+    },
     actors: {
       startContainer: fromPromise<StartOutput, { sessionId: string }>(({ input: startInput }) => {
         const d = deferred<void>();
@@ -101,12 +117,6 @@ export function sessionHarness(options: HarnessOptions = {}): SessionHarness {
       }),
       stopContainer: fromPromise<void, { sessionId: string; reason: string }>(async ({ input: stopInput }) => {
         h.stops.push(stopInput);
-      }),
-      commitBatch: fromPromise<CommitOutput, CommitInput>(({ input: commitInput }) => {
-        const d = deferred<CommitOutput>();
-        h.commits.push({ input: commitInput, deferred: d });
-        if (h.autoCommit) d.resolve(okResults(commitInput.ops));
-        return d.promise;
       }),
     },
   });

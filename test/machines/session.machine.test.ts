@@ -58,9 +58,8 @@ const START_ID = invokeIdOf('session.container.starting');
 const ENV = {
   startDone: internal(`xstate.done.actor.${START_ID}`, { output: undefined }),
   startFailed: (error: unknown) => internal(`xstate.error.actor.${START_ID}`, { error }),
-  gatherDone: internal(`xstate.done.actor.${invokeIdOf('session.mailbox.gathering')}`, { output: undefined }),
-  commitDone: (output: CommitOutput) =>
-    internal(`xstate.done.actor.${invokeIdOf('session.mailbox.committing')}`, { output }),
+  turn: { type: 'mailbox.turn' } as SessionEvent,
+  committed: (output: CommitOutput): SessionEvent => ({ type: 'mailbox.committed', ...output }),
   idleTimeout: internal(afterEventOf('session.container.idle')),
 };
 
@@ -75,8 +74,14 @@ const EV = {
     ({ type: 'mailbox.enqueue', op: op(requestId, { writesOutbound }) }) as SessionEvent,
 };
 
+/**
+ * The machine as the pure tests see it: its two mailbox effects as plain actions, so that the
+ * actions `transition` returns name them with their params.
+ */
+const pureMachine = sessionMachine.provide({ actions: { awaitTurn: () => {}, commitBatch: () => {} } });
+
 function initial(): SessionSnapshot {
-  return initialTransition(sessionMachine, SESSION_INPUT)[0];
+  return initialTransition(pureMachine, SESSION_INPUT)[0];
 }
 
 /** Applies `events` in order; returns the last snapshot and every action asked for on the way. */
@@ -84,7 +89,7 @@ function run(from: SessionSnapshot, ...events: SessionEvent[]): { s: SessionSnap
   let s = from;
   const actions: ActionLike[] = [];
   for (const event of events) {
-    const [next, asked] = transition(sessionMachine, s, event);
+    const [next, asked] = transition(pureMachine, s, event);
     s = next;
     actions.push(...(asked as ActionLike[]));
   }
@@ -97,6 +102,9 @@ const spawnsOf = (actions: ActionLike[], src: string): unknown[] =>
   actions
     .filter((a) => a.type === 'xstate.spawnChild' && (a.params as { src: unknown }).src === src)
     .map((a) => (a.params as { input: unknown }).input);
+
+const paramsOf = (actions: ActionLike[], type: string): unknown[] =>
+  actions.filter((a) => a.type === type).map((a) => a.params);
 
 /** A pure snapshot in `phase` (mailbox state left as the path leaves it). */
 function inPhase(phase: ContainerPhase): SessionSnapshot {
@@ -184,13 +192,13 @@ describe('session machine, pure transitions', () => {
   });
 
   it('does not start while an outbound write is in flight, and starts once it settles', () => {
-    const committing = run(initial(), EV.enqueue('w1', true), ENV.gatherDone);
+    const committing = run(initial(), EV.enqueue('w1', true), ENV.turn);
     expect(mailboxOf(committing.s)).toBe('committing');
     const woken = run(committing.s, EV.wake);
     expect(containerOf(woken.s)).toBe('stopped');
     expect(woken.s.context.wakeRequested).toBe(true);
     expect(spawnsOf(woken.actions, 'startContainer')).toEqual([]);
-    const done = run(woken.s, ENV.commitDone(okResults(committing.s.context.inFlight)));
+    const done = run(woken.s, ENV.committed(okResults(committing.s.context.inFlight)));
     expect(containerOf(done.s)).toBe('starting');
     expect(spawnsOf(done.actions, 'startContainer')).toHaveLength(1);
   });
@@ -200,15 +208,15 @@ describe('session machine, pure transitions', () => {
     expect(mailboxOf(gathering.s)).toBe('gathering');
     const woken = run(gathering.s, EV.wake);
     expect(containerOf(woken.s)).toBe('stopped');
-    const committing = run(woken.s, ENV.gatherDone);
+    const committing = run(woken.s, ENV.turn);
     expect(containerOf(committing.s)).toBe('stopped');
-    expect((spawnsOf(committing.actions, 'commitBatch') as CommitInput[])[0]!.containerStatus).toBe('stopped');
-    const done = run(committing.s, ENV.commitDone(okResults(committing.s.context.inFlight)));
+    expect((paramsOf(committing.actions, 'commitBatch') as CommitInput[])[0]!.containerStatus).toBe('stopped');
+    const done = run(committing.s, ENV.committed(okResults(committing.s.context.inFlight)));
     expect(containerOf(done.s)).toBe('starting');
   });
 
   it('lets a start begin while an ordinary (non-outbound) write is in flight', () => {
-    const committing = run(initial(), EV.enqueue('r1'), ENV.gatherDone);
+    const committing = run(initial(), EV.enqueue('r1'), ENV.turn);
     const { s } = run(committing.s, EV.wake);
     expect(containerOf(s)).toBe('starting');
   });
@@ -216,10 +224,10 @@ describe('session machine, pure transitions', () => {
   it.each(PHASES)('gives commitBatch containerStatus "stopped" only in phase stopped (phase %s)', (phase) => {
     const queued = run(inPhase(phase), EV.enqueue(`probe-${phase}`)).s;
     expect(mailboxOf(queued)).toBe('gathering');
-    const { s, actions } = run(queued, ENV.gatherDone);
+    const { s, actions } = run(queued, ENV.turn);
     expect(mailboxOf(s)).toBe('committing');
     expect(s.context.phase).toBe(phase);
-    const inputs = spawnsOf(actions, 'commitBatch') as CommitInput[];
+    const inputs = paramsOf(actions, 'commitBatch') as CommitInput[];
     expect(inputs).toHaveLength(1);
     expect(inputs[0]!.ops.map((o) => o.requestId)).toContain(`probe-${phase}`);
     expect(inputs[0]!.containerStatus).toBe(phase === 'stopped' ? 'stopped' : 'running');
@@ -599,7 +607,7 @@ describe('session actor, mailbox', () => {
     expect(settledIds(h)).toEqual(['in-idle', 'in-gathering', 'in-committing']);
   });
 
-  it('answers a failed commit with mailbox.failed for that batch only and goes on', async () => {
+  it('settles a batch whose operations failed like any other, and commits the next one', async () => {
     const h = harness({ autoCommit: false });
     h.actor.send(EV.enqueue('x1'));
     h.actor.send(EV.enqueue('x2'));
@@ -607,17 +615,63 @@ describe('session actor, mailbox', () => {
     h.actor.send(EV.enqueue('y1'));
     const error = new Error('SQLITE_BUSY');
     h.autoCommit = true;
-    h.commits[0]!.deferred.reject(error);
+    const failed = h.commits[0]!.input.ops.map((o) => ({
+      requestId: o.requestId,
+      kind: o.kind,
+      ok: false as const,
+      error,
+    }));
+    h.commits[0]!.deferred.resolve({ at: 0, results: failed });
     await h.until((s) => mailboxOf(s) === 'idle' && s.context.queue.length === 0);
-    const failed = h.emitted.filter((e) => e.type === 'mailbox.failed');
-    expect(failed).toEqual([
-      {
-        type: 'mailbox.failed',
-        ops: [op('x1', { writesOutbound: false }), op('x2', { writesOutbound: false })],
-        error,
-      },
+    const settled = h.emitted.flatMap((e) => (e.type === 'mailbox.settled' ? e.results : []));
+    expect(settled.map((r) => [r.requestId, r.ok])).toEqual([
+      ['x1', false],
+      ['x2', false],
+      ['y1', true],
     ]);
-    expect(settledIds(h)).toEqual(['y1']);
+    expect(h.commits.map((c) => c.input.ops.map((o) => o.requestId))).toEqual([['x1', 'x2'], ['y1']]);
+  });
+
+  it('commits an enqueue that carries the turn to an idle mailbox at once, without waiting for mailbox.turn', () => {
+    const { s, actions } = run(initial(), { type: 'mailbox.enqueue', op: op('t1'), turn: true });
+    expect(mailboxOf(s)).toBe('committing');
+    expect(paramsOf(actions, 'awaitTurn')).toEqual([]);
+    expect((paramsOf(actions, 'commitBatch') as CommitInput[]).map((i) => i.ops.map((o) => o.requestId))).toEqual([
+      ['t1'],
+    ]);
+    // Queued exactly once: nothing is left behind for a second commit.
+    expect(s.context.queue).toEqual([]);
+  });
+
+  it('only queues an enqueue that carries the turn while the mailbox is gathering or committing', () => {
+    const gathering = run(initial(), EV.enqueue('g1'));
+    expect(mailboxOf(gathering.s)).toBe('gathering');
+    expect(gathering.actions.filter((a) => a.type === 'awaitTurn')).toHaveLength(1);
+    const late = run(gathering.s, { type: 'mailbox.enqueue', op: op('g2'), turn: true });
+    expect(mailboxOf(late.s)).toBe('gathering');
+    expect(paramsOf(late.actions, 'commitBatch')).toEqual([]);
+    const committing = run(late.s, ENV.turn);
+    expect((paramsOf(committing.actions, 'commitBatch') as CommitInput[])[0]!.ops.map((o) => o.requestId)).toEqual([
+      'g1',
+      'g2',
+    ]);
+    const during = run(committing.s, { type: 'mailbox.enqueue', op: op('c1'), turn: true });
+    expect(mailboxOf(during.s)).toBe('committing');
+    expect(paramsOf(during.actions, 'commitBatch')).toEqual([]);
+    expect(during.s.context.queue.map((o) => o.requestId)).toEqual(['c1']);
+  });
+
+  it('ignores a commit answer or a turn outside the state that asked for it', () => {
+    const idle = initial();
+    const stray = run(idle, ENV.committed({ at: 0, results: [] }), ENV.turn);
+    expect(mailboxOf(stray.s)).toBe('idle');
+    expect(stray.actions.filter((a) => a.type === 'xstate.emit')).toEqual([]);
+    const gathering = run(idle, EV.enqueue('g1')).s;
+    expect(mailboxOf(run(gathering, ENV.committed({ at: 0, results: [] })).s)).toBe('gathering');
+    const committing = run(gathering, ENV.turn).s;
+    const again = run(committing, ENV.turn);
+    expect(mailboxOf(again.s)).toBe('committing');
+    expect(paramsOf(again.actions, 'commitBatch')).toEqual([]);
   });
 
   it('queues a poll of outbound.db when the container becomes live', async () => {

@@ -7,6 +7,7 @@ import { isRuntimeError, RuntimeError } from '../../src/errors.js';
 import { insertMessageIn, listMessagesIn } from '../../src/store/inbound.js';
 import {
   createSessionDbs,
+  immediateTransaction,
   readInbound,
   readOutbound,
   withInbound,
@@ -362,6 +363,65 @@ describe('withInbound', () => {
   it('refuses a path where no session DB was created', () => {
     expect(() => withInbound(join(dir, 'missing.db'), () => 1)).toThrow();
     expect(existsSync(join(dir, 'missing.db'))).toBe(false);
+  });
+});
+
+describe('immediateTransaction', () => {
+  /** A connection to a scratch file whose child rows must point at a parent by COMMIT time. */
+  function deferredForeignKeys(): Db {
+    const db = new Database(join(dir, 'fk.db'));
+    db.pragma('foreign_keys = ON');
+    db.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE child (id INTEGER PRIMARY KEY,
+        parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`);
+    return db;
+  }
+  const childCount = (db: Db) => (db.prepare('SELECT COUNT(*) AS n FROM child').get() as { n: number }).n;
+
+  it('commits what the callback wrote and returns its value', () => {
+    const db = deferredForeignKeys();
+    try {
+      const value = immediateTransaction(db, (d) => {
+        d.prepare('INSERT INTO parent (id) VALUES (1)').run();
+        return d.prepare('INSERT INTO child (id, parent_id) VALUES (1, 1)').run().changes;
+      });
+      expect(value).toBe(1);
+      expect(db.inTransaction).toBe(false);
+      expect(childCount(db)).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('rolls back and rethrows when the COMMIT itself fails, leaving no transaction open', () => {
+    const db = deferredForeignKeys();
+    try {
+      // The dangling reference is only checked at COMMIT, so the callback returns normally.
+      expect(() =>
+        immediateTransaction(db, (d) => d.prepare('INSERT INTO child (id, parent_id) VALUES (1, 42)').run()),
+      ).toThrow(/FOREIGN KEY/);
+      expect(db.inTransaction).toBe(false);
+      expect(childCount(db)).toBe(0);
+      // The connection is still usable for the next transaction.
+      immediateTransaction(db, (d) => d.prepare('INSERT INTO parent (id) VALUES (7)').run());
+      expect(db.prepare('SELECT id FROM parent').all()).toEqual([{ id: 7 }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('takes the write lock at BEGIN, before the callback runs', () => {
+    createSessionDbs(inboundPath, outboundPath);
+    const db = new Database(inboundPath);
+    const other = new Database(inboundPath, { timeout: 0 });
+    try {
+      immediateTransaction(db, () => {
+        expect(() => other.prepare('BEGIN IMMEDIATE').run()).toThrow(/locked/);
+      });
+    } finally {
+      other.close();
+      db.close();
+    }
   });
 });
 

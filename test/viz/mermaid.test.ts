@@ -104,7 +104,10 @@ describe('toMermaid', () => {
     expect(hasEdge(p, 'session_container_running', 'session_container_idle', 'container.observed [observedIdle]')).toBe(
       true,
     );
-    expect(hasEdge(p, 'session_mailbox_committing', 'session_mailbox_idle', 'onDone(commitBatch)')).toBe(true);
+    expect(hasEdge(p, 'session_mailbox_committing', 'session_mailbox_idle', 'mailbox.committed')).toBe(true);
+    expect(hasEdge(p, 'session_mailbox_idle', 'session_mailbox_committing', 'mailbox.enqueue [carriesTurn]')).toBe(
+      true,
+    );
   });
 
   it('marks the initial state of each region', () => {
