@@ -3,7 +3,8 @@
  *
  * Invariants (guarded by test/machines/session.machine.test.ts and test/runtime/mailbox.test.ts):
  * 1. Every event the actor accepts is handled in every state, so none is silently dropped: mailbox
- *    operations are appended to `context.queue` by a root-level handler.
+ *    operations are appended to `context.queue` by a root-level handler (or, when the enqueue
+ *    carries the commit turn to an idle mailbox, by the transition that commits them at once).
  * 2. Group commit: all operations queued when the commit turn comes (up to `maxBatch`) share one
  *    `commitBatch`; operations arriving while it runs wait for the next one. Order of commit
  *    equals order of arrival. The turn and the commit answer with `mailbox.turn` and
