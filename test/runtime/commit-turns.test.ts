@@ -28,15 +28,16 @@ describe('CommitTurns', () => {
     ask('b');
     ask('c');
     granted.push(current);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       current = [];
       await nextTurn();
       granted.push(current);
     }
-    expect(granted).toEqual([['a'], ['b'], ['c'], []]);
+    // 'a' committed at once in the first iteration, so 'b' waits for the next one.
+    expect(granted).toEqual([['a'], [], ['b'], ['c'], []]);
   });
 
-  it('passes a turn whose grantee is gone on to the next one in the same turn', async () => {
+  it('passes a turn whose grantee is gone on to the next one in the same check phase', async () => {
     const turns = new CommitTurns();
     const granted: string[] = [];
     turns.request(() => true);
@@ -53,6 +54,9 @@ describe('CommitTurns', () => {
       return true;
     });
     await nextTurn();
+    // The first request committed at once in this iteration: nobody else is granted in it.
+    expect(granted).toEqual([]);
+    await nextTurn();
     expect(granted).toEqual(['gone', 'b']);
     await nextTurn();
     expect(granted).toEqual(['gone', 'b', 'c']);
@@ -65,8 +69,12 @@ describe('CommitTurns', () => {
     let waited = false;
     turns.request(() => (waited = true));
     await nextTurn();
+    // The direct commit had this iteration: the waiter is granted in the next one.
+    expect(waited).toBe(false);
+    expect(turns.tryTake()).toBe(false);
+    await nextTurn();
     expect(waited).toBe(true);
-    // The waiter used that turn.
+    // The waiter holds the turn until the next check phase.
     expect(turns.tryTake()).toBe(false);
     await nextTurn();
     expect(turns.tryTake()).toBe(true);

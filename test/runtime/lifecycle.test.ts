@@ -40,11 +40,18 @@ describe('session actor lifecycle', () => {
       threadId: null,
       mode: 'shared',
     });
+    const idle = new Promise<void>((resolve) =>
+      rt.on('container.status', (e) => {
+        if (e.sessionId === session.id && e.to === 'idle') resolve();
+      }),
+    );
     await rt.wake(session.id);
+    // The first poll finds no work, so the live container goes idle.
+    await idle;
     clock.increment(5000);
     await flush();
+    // Idle, with passivateMs long past: still live, because a container runs.
     expect(rt.stats().liveSessions).toBe(1);
-    // The first poll found no work, so the live container is idle: still not passivated.
     expect(rt.containerStatus(session.id)).toBe('idle');
     await rt.stop(session.id);
     // The stop queues a sweep of the container's claims; a later mailbox op settles after it.
