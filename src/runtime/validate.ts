@@ -142,7 +142,22 @@ export function parseInboundMessage(value: unknown, maxMessageBytes: number): In
   // Content carrying attachments shrinks once they move to files, so its cap is checked on the
   // stored text (src/runtime/session-ops.ts); plain content is refused here, before queueing.
   if (!rest.content.includes('"attachments"')) assertContentSize(id, rest.content, maxMessageBytes);
-  return { ...rest, id };
+  // Built field by field: every message gets the same object shape (a spread of the parser's
+  // output gave each one a hidden class of its own, which made every later read of it slow).
+  return {
+    id,
+    kind: rest.kind,
+    timestamp: rest.timestamp,
+    content: rest.content,
+    platformId: rest.platformId ?? null,
+    channelType: rest.channelType ?? null,
+    threadId: rest.threadId ?? null,
+    processAfter: rest.processAfter ?? null,
+    recurrence: rest.recurrence ?? null,
+    trigger: rest.trigger ?? 1,
+    sourceSessionId: rest.sourceSessionId ?? null,
+    onWake: rest.onWake ?? 0,
+  };
 }
 
 export function assertContentSize(id: string, content: string, maxMessageBytes: number): void {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/errors.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { parseInboundMessage } from '../../src/runtime/validate.js';
 import { chat, testRuntime } from '../helpers/runtime.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
@@ -185,5 +186,52 @@ describe('input validation at the boundary', () => {
     expect(errors.map((e) => e.message)).toEqual(['listener bug']);
     expect(seen).toEqual([session.id]);
     await rt.close();
+  });
+});
+
+describe('parseInboundMessage', () => {
+  it('gives every valid message the same fields in the same order, with the defaults filled in', () => {
+    const minimal = parseInboundMessage({ id: 'm1', kind: 'chat', timestamp: 'T', content: '{}' }, 1024);
+    const full = parseInboundMessage(
+      {
+        onWake: 1,
+        trigger: 0,
+        sourceSessionId: 'sess-2',
+        recurrence: 'daily',
+        processAfter: '2026-01-01T00:00:00Z',
+        threadId: 'th',
+        channelType: 'slack',
+        platformId: 'C1',
+        content: '{"text":"x"}',
+        timestamp: 'T2',
+        kind: 'task',
+        id: 'm2',
+      },
+      1024,
+    );
+    expect(Object.keys(full)).toEqual(Object.keys(minimal));
+    expect(minimal).toEqual({
+      id: 'm1',
+      kind: 'chat',
+      timestamp: 'T',
+      content: '{}',
+      platformId: null,
+      channelType: null,
+      threadId: null,
+      processAfter: null,
+      recurrence: null,
+      trigger: 1,
+      sourceSessionId: null,
+      onWake: 0,
+    });
+    expect(full).toMatchObject({ id: 'm2', kind: 'task', trigger: 0, onWake: 1, sourceSessionId: 'sess-2' });
+  });
+
+  it('drops fields it does not know', () => {
+    const parsed = parseInboundMessage(
+      { id: 'm1', kind: 'chat', timestamp: 'T', content: '{}', extra: 'x' } as unknown,
+      1024,
+    );
+    expect(parsed).not.toHaveProperty('extra');
   });
 });
