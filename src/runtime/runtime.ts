@@ -148,9 +148,16 @@ function liveOutside(outboundDbPath: string, heartbeatPath: string): Outside {
   };
 }
 
-/** Rejects instead of throwing: every public method runs its body through this. */
-async function guarded<T>(body: () => T | Promise<T>): Promise<T> {
-  return body();
+/**
+ * Rejects instead of throwing: every public method runs its body through this. A body that
+ * already returns a promise is handed back as it is, with no promise wrapped around it.
+ */
+function guarded<T>(body: () => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(body());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** Wraps an id source so every minted id is also written to the event log. */
@@ -414,20 +421,20 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   // ---------------------------------------------------------------------------------- messages
 
   writeMessage(sessionId: string, message: InboundMessage): Promise<{ seq: number; duplicate: boolean }> {
-    return this.call('writeMessage', [sessionId, message], async (at) => {
+    // Not an async body: the hot path keeps one promise and no suspended frame per queued write.
+    return this.call('writeMessage', [sessionId, message], (at) => {
       const id = validId(sessionId, 'sessionId');
       const msg = parseInboundMessage(message, this.settings.maxMessageBytes);
       const actor = this.activeActor(id);
-      const result = await actor.request<{ seq: number; duplicate: boolean }>({
-        kind: 'writeMessage',
-        message: msg,
-        at,
-      });
-      this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
-      if (!result.duplicate && (msg.trigger ?? 1) === 1 && this.settings.autoWake && actor.status === 'stopped') {
-        actor.send({ type: 'container.wake', reason: `message ${msg.id}` });
-      }
-      return result;
+      return actor
+        .request<{ seq: number; duplicate: boolean }>({ kind: 'writeMessage', message: msg, at })
+        .then((result) => {
+          this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
+          if (!result.duplicate && msg.trigger === 1 && this.settings.autoWake && actor.status === 'stopped') {
+            actor.send({ type: 'container.wake', reason: `message ${msg.id}` });
+          }
+          return result;
+        });
     });
   }
 
