@@ -42,6 +42,7 @@ import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
 import type { InboundMessage } from '../src/runtime/types.js';
 import { nextEvenAbove } from '../src/store/seq.js';
 import {
+  collectGarbage,
   environment,
   log,
   markdownTable,
@@ -314,6 +315,7 @@ async function runNaive(dataDir: string, sessions: SessionRef[], messages: Inbou
   const host = new NaiveHost(dataDir);
   const write = async (s: SessionRef, m: InboundMessage) => host.write(s, m);
   try {
+    collectGarbage();
     const t0 = performance.now();
     const promises: Promise<number>[] = [];
     for (let i = 0; i < perSession; i++) for (const s of sessions) promises.push(write(s, messages[s.index]![i]!));
@@ -358,6 +360,7 @@ async function runRuntime(rt: Runtime, sessions: SessionRef[], messages: Inbound
   // The histogram's timer only records from its second tick on (the first sets the baseline), and
   // a block is recorded when the tick after it fires: so let one tick pass before the burst and one
   // after it settles. Both margins are idle ~1 ms samples; `samples` says how many were taken.
+  collectGarbage();
   histogram.enable();
   await sleep(2);
   const idleSamples = histogram.count;
@@ -502,6 +505,7 @@ async function runIdle(
     const errors: unknown[] = [];
     b.rt.on('error', (e) => errors.push(e.error));
     const host = new NaiveHost(dirA);
+    collectGarbage();
     try {
       for (let i = 0; i < n; i++) {
         let t0 = performance.now();
@@ -621,6 +625,7 @@ export async function runIngestBench(opts: IngestBenchOptions = {}): Promise<Ben
   const idleWrites = opts.idleWrites ?? (quick ? 40 : 200);
   const idleWarmup = opts.idleWarmup ?? (quick ? 5 : 20);
   const root = opts.tmpRoot ?? tmpdir();
+  const gcBeforePhases = collectGarbage();
   for (const c of counts) check(Number.isInteger(c) && c > 0, `bad session count ${c}`);
   check(Number.isInteger(perSession) && perSession > 0, `bad messages per session ${perSession}`);
 
@@ -651,6 +656,9 @@ export async function runIngestBench(opts: IngestBenchOptions = {}): Promise<Ben
       loopDelay:
         'monitorEventLoopDelay({ resolution: 1 }) enabled for the burst only (first writeMessage call to Promise.all settling), plus one ~2 ms idle margin before and one timer tick after so the first and last blocks are recorded',
       idle: `${idleWarmup} untimed + ${idleWrites} timed sequential single writes to one session, fresh dir each, (a) and (b) alternating write by write with one untimed setImmediate turn after each`,
+      gc: gcBeforePhases
+        ? 'a full garbage collection (node --expose-gc) before each timed phase, so no phase pays for the garbage of the one before; garbage made during a phase is collected and measured within it'
+        : 'no --expose-gc: phases may pay for garbage left by earlier phases',
     },
     cases,
     idle,
