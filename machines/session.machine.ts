@@ -1,5 +1,5 @@
 /**
- * The session actor: one per live session, two parallel regions plus a passivation check.
+ * The session actor: one per live session, three parallel regions (container, poller, mailbox).
  *
  * Invariants (guarded by test/machines/session.machine.test.ts and test/runtime/mailbox.test.ts):
  * 1. Every event the actor accepts is handled in every state, so none is silently dropped: mailbox
