@@ -6,8 +6,8 @@
  * 1. Every request settles exactly once: by its result in `mailbox.settled`, or by `stop()`,
  *    which rejects what is still pending with RUNTIME_CLOSED.
  * 2. Actor errors never escape: the actor has an error observer that reports, and the
- *    `commitBatch` action never throws (`executeBatch` turns failures into results, and anything
- *    else it throws rejects the batch's operations).
+ *    `commitBatch` action never throws, because `executeBatch` turns every failure into results
+ *    (test/runtime/session-ops.test.ts).
  */
 import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import {
@@ -21,7 +21,7 @@ import {
   type SessionEmitted,
   type SessionEvent,
 } from '../../machines/session.machine.js';
-import { RuntimeError, toStorageError } from '../errors.js';
+import { RuntimeError } from '../errors.js';
 import type { Clock } from './clock.js';
 import type { CommitTurns } from './commit-turns.js';
 import { executeBatch, type BatchEnv, type SessionOp } from './session-ops.js';
@@ -73,16 +73,10 @@ export class SessionActor {
             self.send({ type: 'mailbox.turn' });
             return true;
           }),
+        // executeBatch never throws (test/runtime/session-ops.test.ts): failures are results.
         commitBatch: ({ self }, input: CommitInput) => {
           const at = deps.clock.now();
-          let results: OpResult[];
-          try {
-            results = executeBatch(deps.env, input, at);
-          } catch (error) {
-            const e = toStorageError(error, 'commit failed');
-            results = input.ops.map((op) => ({ requestId: op.requestId, kind: op.kind, ok: false, error: e }));
-          }
-          self.send({ type: 'mailbox.committed', at, results });
+          self.send({ type: 'mailbox.committed', at, results: executeBatch(deps.env, input, at) });
         },
       },
       actors: {
@@ -168,7 +162,7 @@ export class SessionActor {
 
   private mailboxIdle(): boolean {
     const snapshot = this.actor.getSnapshot();
-    return snapshot.status === 'active' && snapshot.context.queue.length === 0 && snapshot.matches({ mailbox: 'idle' });
+    return snapshot.status === 'active' && snapshot.matches({ mailbox: 'idle' });
   }
 
   get phase(): ContainerPhase {

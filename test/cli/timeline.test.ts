@@ -14,7 +14,7 @@ const T0 = 1_800_000_000_000;
 const header: LogHeader = {
   k: 'header',
   format: 'session-actors/eventlog',
-  version: 1,
+  version: 2,
   startedAt: T0,
   settings: {
     pollMs: 250,
