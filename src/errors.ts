@@ -14,6 +14,9 @@ export const ERROR_CODES = [
   'TOO_LARGE',
   'RUNTIME_CLOSED',
   'STORAGE',
+  'DATA_DIR_LOCKED',
+  'READ_ONLY',
+  'BUSY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

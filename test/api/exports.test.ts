@@ -26,6 +26,9 @@ describe('the package entry point', () => {
       'TOO_LARGE',
       'RUNTIME_CLOSED',
       'STORAGE',
+      'DATA_DIR_LOCKED',
+      'READ_ONLY',
+      'BUSY',
     ]);
   });
 
