@@ -12,7 +12,7 @@
  *    a resolution that finds a row without its folder recreates it (crash repair).
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { fromPromise, type Actor } from 'xstate';
 import { registryMachine, type ResolveOutcome, type ResolveRequest } from '../../machines/registry.machine.js';
 import { RuntimeError } from '../errors.js';
 import type { SessionPaths } from '../files/paths.js';
@@ -27,6 +27,7 @@ import {
   setSessionKey,
 } from '../store/central.js';
 import { createSessionDbs, type Db } from '../store/session-db.js';
+import type { ActorSystem } from './actor-system.js';
 import type { Clock, IdSource } from './clock.js';
 import type { ResolveInput } from './validate.js';
 
@@ -99,13 +100,14 @@ interface Waiter {
 /** The registry actor with a promise API: `resolve(req)` answers in arrival order. */
 export class Registry {
   private readonly actor: Actor<typeof registryMachine>;
+  private readonly system: ActorSystem;
   private readonly waiters = new Map<string, Waiter>();
   private requests = 0;
 
   constructor(
     deps: ResolveDeps,
     options: {
-      inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+      system: ActorSystem;
       onError(error: unknown): void;
     },
   ) {
@@ -114,7 +116,8 @@ export class Registry {
         resolveSession: fromPromise<ResolveOutcome, ResolveRequest>(async ({ input }) => resolveInCentral(deps, input)),
       },
     });
-    this.actor = createActor(machine, { id: 'registry', clock: deps.clock, inspect: options.inspect });
+    this.system = options.system;
+    this.actor = options.system.create(machine, 'registry');
     this.actor.on('registry.resolved', (e) => this.waiters.get(e.requestId)?.resolve(e.outcome));
     this.actor.on('registry.failed', (e) => this.waiters.get(e.requestId)?.reject(e.error));
     this.actor.subscribe({ error: options.onError });
@@ -140,7 +143,7 @@ export class Registry {
   }
 
   stop(): void {
-    this.actor.stop();
+    this.system.stopMember(this.actor);
     for (const w of this.waiters.values()) w.reject(new RuntimeError('RUNTIME_CLOSED', 'runtime closed'));
     this.waiters.clear();
   }

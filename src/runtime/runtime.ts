@@ -1,24 +1,22 @@
 /**
- * `createRuntime`: the promise API and events over the registry actor and the session actors.
+ * `createRuntime`: the promise API and the events of session-actors. This module is the facade:
+ * it validates each call, records it, and hands it to the part that owns it — the registry
+ * (resolution), the session host (live actors and their mailboxes), the supervisor (containers),
+ * the deliverer (outbound messages) — which it wires together here and which never import it.
  *
  * Invariants (guarded by test/runtime/*.test.ts):
  * 1. Every public method validates its arguments first and rejects (never throws) with a
  *    `RuntimeError`; nothing is queued or written for a rejected call (validation.test.ts).
  * 2. Every session DB operation goes through the session's actor mailbox; a method resolves only
  *    after its operation is committed and the DB closed, in call order per session (mailbox.test.ts).
- * 3. Session actors live only while needed: a stopped, quiet actor is dropped after `passivateMs`
- *    and re-activated on demand from the central row (lifecycle.test.ts).
- * 4. On start, sessions the central DB says are running or idle have no container of ours: they
+ * 3. On start, sessions the central DB says are running or idle have no container of ours: they
  *    are reconciled to `stopped` and a `container.status` event says why (lifecycle.test.ts).
- * 5. `last_active` writes to the central DB are coalesced: at most one transaction per event-loop
- *    turn, whatever the number of messages (ingest benchmark, mailbox.test.ts).
- * 6. A listener that throws never breaks the runtime: it is reported as an `error` event.
+ * 4. A listener that throws never breaks the runtime: it is reported as an `error` event.
  */
 import { EventEmitter } from 'eventemitter3';
-import { rmSync } from 'node:fs';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { OpResult, SessionEmitted } from '../../machines/session.machine.js';
-import type { ContainerDriver, ContainerHandle } from '../container/driver.js';
+import type { ContainerDriver } from '../container/driver.js';
 import { Deliverer } from '../delivery/deliverer.js';
 import { consoleAdapter } from '../delivery/console-adapter.js';
 import { RuntimeError, toStorageError } from '../errors.js';
@@ -31,20 +29,22 @@ import {
   modeOfSession,
   openCentral,
   setContainerStatus,
-  setLastActive,
   upsertAgentGroup,
   upsertMessagingGroup,
   type SessionRow,
 } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
-import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
-import { ensureSessionFolder, Registry } from './registry.js';
-import { CommitTurns } from './commit-turns.js';
 import { digestDataDir } from '../eventlog/digest.js';
 import { RECONCILED_REASON, type LogSettings } from '../eventlog/format.js';
 import { Recorder } from '../eventlog/recorder.js';
+import { ActorSystem } from './actor-system.js';
+import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
+import { CommitTurns } from './commit-turns.js';
+import { LastActive } from './last-active.js';
+import { ensureSessionFolder, Registry } from './registry.js';
 import { createSessionEnv } from './session-env.js';
-import { SessionActor } from './session-actor.js';
+import type { SessionActor } from './session-actor.js';
+import { SessionHost } from './session-host.js';
 import {
   readOutboundSnapshot,
   readSweepAcks,
@@ -53,6 +53,8 @@ import {
   type PollResult,
   type SweepResult,
 } from './session-ops.js';
+import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
+import { Supervisor } from './supervisor.js';
 import {
   type ChannelAdapter,
   type ContainerStatus,
@@ -75,44 +77,14 @@ import {
   validId,
 } from './validate.js';
 
-export interface RuntimeOptions {
-  dataDir: string;
-  driver?: ContainerDriver | 'process' | 'none';
-  channels?: Record<string, ChannelAdapter>;
-  clock?: Clock;
-  ids?: IdSource;
-  eventLog?: string | false;
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-  logger?: Logger;
-  autoWake?: boolean;
-  pollMs?: number;
-  idleStopMs?: number;
-  passivateMs?: number;
-  limits?: { maxAttachmentBytes?: number; maxMessageBytes?: number };
-  /** Most operations one commit takes from a session's queue (group-commit cap). */
-  maxBatch?: number;
-  /** Delivery attempts per outbound message before it is recorded `failed`. */
-  deliveryAttempts?: number;
-  /** Backoff before the second delivery attempt; doubles after each further failure. */
-  deliveryBackoffMs?: number;
-  /** Claimed messages of a dead container are retried after `retryBackoffMs × 2^tries`. */
-  retryBackoffMs?: number;
-  /** Tries before a claimed message is marked `failed`. */
-  maxTries?: number;
-  /** A running container whose heartbeat has not moved for this long is killed. */
-  heartbeatCeilingMs?: number;
-  /** A container that claimed work and whose heartbeat has not moved for this long is killed. */
-  claimSilenceMs?: number;
-}
+export type { RuntimeOptions } from './settings.js';
 
 export interface ResolveResult {
   session: SessionInfo;
   created: boolean;
 }
 
-const MiB = 1024 * 1024;
-
-function logSettings(settings: Runtime['settings']): LogSettings {
+function logSettings(settings: Settings): LogSettings {
   return {
     pollMs: settings.pollMs,
     idleStopMs: settings.idleStopMs,
@@ -180,43 +152,27 @@ const noneDriver: ContainerDriver = {
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly paths: SessionPaths;
   readonly dataDir: string;
+  /** @internal */
+  readonly settings: Settings;
   private readonly central: Db;
   private readonly clock: Clock;
   private readonly ids: IdSource;
   private readonly logger: Logger;
-  private readonly driver: ContainerDriver;
   private readonly channels: Record<string, ChannelAdapter>;
   private readonly fallbackChannel: ChannelAdapter;
+  private readonly system: ActorSystem;
   private readonly registry: Registry;
+  private readonly host: SessionHost;
+  private readonly supervisor: Supervisor;
   private readonly deliverer: Deliverer;
-  private readonly live = new Map<string, SessionActor>();
   private readonly turns = new CommitTurns();
   private readonly closing = new Map<string, Promise<void>>();
   private readonly recorder: Recorder | undefined;
-  private readonly containers = new Map<string, ContainerHandle>();
-  private readonly lastActive = new Map<string, string>();
-  private readonly dirtyLastActive = new Map<string, string>();
-  private flushScheduled = false;
-  private readonly counters = { commits: 0, operations: 0, lastActiveFlushes: 0 };
-  private closed = false;
-  /** @internal */
-  readonly settings: {
-    autoWake: boolean;
-    pollMs: number;
-    idleStopMs: number;
-    passivateMs: number;
-    maxAttachmentBytes: number;
-    maxMessageBytes: number;
-    maxBatch: number;
-    retryBackoffMs: number;
-    maxTries: number;
-    heartbeatCeilingMs: number;
-    claimSilenceMs: number;
-  };
-  /** Last heartbeat mtime seen per running session, and the clock time it was first seen. */
-  private readonly heartbeats = new Map<string, { mtimeMs: number | null; seenAtMs: number }>();
+  private readonly lastActive: LastActive;
+  private readonly counters = { commits: 0, operations: 0 };
   private readonly wakeTimers = new Map<string, unknown>();
-  private readonly inspect: RuntimeOptions['inspect'];
+  private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
+  private closed = false;
 
   /** Use `createRuntime`. */
   constructor(options: RuntimeOptions, driver: ContainerDriver) {
@@ -224,43 +180,55 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.dataDir = options.dataDir;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
-    this.driver = driver;
     this.channels = options.channels ?? {};
     this.fallbackChannel = consoleAdapter();
-    this.inspect = options.inspect;
-    this.settings = {
-      autoWake: options.autoWake ?? options.driver !== 'none',
-      pollMs: options.pollMs ?? 250,
-      idleStopMs: options.idleStopMs ?? 600_000,
-      passivateMs: options.passivateMs ?? 60_000,
-      maxAttachmentBytes: options.limits?.maxAttachmentBytes ?? 25 * MiB,
-      maxMessageBytes: options.limits?.maxMessageBytes ?? 1 * MiB,
-      maxBatch: options.maxBatch ?? 200,
-      retryBackoffMs: options.retryBackoffMs ?? 5000,
-      maxTries: options.maxTries ?? 5,
-      heartbeatCeilingMs: options.heartbeatCeilingMs ?? 30 * 60_000,
-      claimSilenceMs: options.claimSilenceMs ?? 60_000,
-    };
+    this.settings = resolveSettings(options);
     this.paths = createPaths(options.dataDir);
     this.central = openCentral(options.dataDir);
+    this.lastActive = new LastActive(this.central, (error) => this.report(toStorageError(error, 'last_active')));
     this.recorder =
       typeof options.eventLog === 'string'
         ? new Recorder(options.eventLog, logSettings(this.settings), this.clock.now())
         : undefined;
     const ids = options.ids ?? randomIds(this.clock);
     this.ids = this.recorder === undefined ? ids : recordingIds(ids, this.recorder);
+    this.system = new ActorSystem(this.clock, (error) => this.report(error));
+    if (options.inspect !== undefined) this.system.inspect(options.inspect);
     this.registry = new Registry(
       { central: this.central, paths: this.paths, clock: this.clock, ids: this.ids },
-      { inspect: this.inspect, onError: (error) => this.report(error) },
+      { system: this.system, onError: (error) => this.report(error) },
     );
+    this.host = new SessionHost({
+      system: this.system,
+      clock: this.clock,
+      settings: this.settings,
+      turns: this.turns,
+      recorder: this.recorder,
+      envFor: (actor) => this.envFor(actor),
+      startContainer: (id) => this.supervisor.start(id),
+      stopContainer: (id, reason) => this.supervisor.stopHandle(id, reason),
+      onResults: (id, results, at) => this.onResults(id, results, at),
+      onEmitted: (event) => this.onEmitted(event),
+      onError: (id, error) => this.report(error, id),
+    });
+    this.supervisor = new Supervisor({
+      central: this.central,
+      paths: this.paths,
+      driver,
+      clock: this.clock,
+      settings: this.settings,
+      logger: this.logger,
+      host: this.host,
+      report: (error, sessionId) => this.report(error, sessionId),
+    });
     this.deliverer = new Deliverer({
       clock: this.clock,
       logger: this.logger,
       adapterFor: (channelType) =>
         (channelType !== null ? this.channels[channelType] : undefined) ?? this.fallbackChannel,
       nowIso: () => isoAt(this.clock),
-      maxAttempts: options.deliveryAttempts ?? 3,
-      backoffMs: options.deliveryBackoffMs ?? 1000,
+      maxAttempts: this.settings.deliveryAttempts,
+      backoffMs: this.settings.deliveryBackoffMs,
       onDelivered: (e) => this.emit('outbound.delivered', e),
       onFailed: (e) => this.emit('outbound.failed', e),
     });
@@ -289,7 +257,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const r of reconciled) {
       const row = getSession(this.central, r.sessionId);
       if (row !== undefined) this.activate(row);
-      this.afterStop(r.sessionId);
+      this.supervisor.afterStop(r.sessionId);
     }
     // Emitted after createRuntime resolves, so listeners attached right after `await` see them.
     setImmediate(() => {
@@ -311,6 +279,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       }
     }
     return listeners.length > 0;
+  }
+
+  /** Adds an XState inspection observer for every actor of the runtime; returns its removal. */
+  inspect(observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)): { unsubscribe(): void } {
+    return this.system.inspect(observer);
   }
 
   // ---------------------------------------------------------------------------------- groups
@@ -409,11 +382,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const actor = this.activate(row);
     await actor.request({ kind: 'barrier' });
     actor.send({ type: 'session.close' });
-    await this.stopContainer(actor, 'session closed');
+    await this.supervisor.stop(actor, 'session closed');
     // The stop queued a sweep of the container's claims: let it commit before the actor goes.
     await actor.request({ kind: 'barrier' });
     this.storage('closeSession', () => markSessionClosed(this.central, id));
-    this.deactivate(id);
+    this.host.deactivate(id);
     this.recorder?.record({ k: 'tr', sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
     this.emit('session.closed', { sessionId: id });
   }
@@ -479,8 +452,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   writeSessionRouting(sessionId: string): Promise<void> {
     return this.call('writeSessionRouting', [sessionId], async () => {
       const id = validId(sessionId, 'sessionId');
-      const actor = this.activeActor(id);
-      await this.writeRouting(actor, this.row(id));
+      await this.supervisor.writeRouting(this.activeActor(id));
     });
   }
 
@@ -536,12 +508,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.call('stop', [sessionId, reason], async () => {
       const id = validId(sessionId, 'sessionId');
       const r = parseText(reason, 'reason');
-      const actor = this.live.get(id);
+      const actor = this.host.get(id);
       if (actor === undefined) {
         this.row(id);
         return;
       }
-      await this.stopContainer(actor, r);
+      await this.supervisor.stop(actor, r);
     });
   }
 
@@ -559,7 +531,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   containerStatus(sessionId: string): ContainerStatus {
-    const actor = typeof sessionId === 'string' ? this.live.get(sessionId) : undefined;
+    const actor = typeof sessionId === 'string' ? this.host.get(sessionId) : undefined;
     if (actor !== undefined) return actor.status;
     const row = typeof sessionId === 'string' ? getSession(this.central, sessionId) : undefined;
     if (row === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${String(sessionId)} does not exist`);
@@ -569,19 +541,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Drains every mailbox, stops containers and closes the central DB. Later calls reject. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const actors = [...this.live.values()];
+    const actors = this.host.all();
     await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
-    await Promise.allSettled(actors.map((a) => this.stopContainer(a, 'runtime closing')));
+    await Promise.allSettled(actors.map((a) => this.supervisor.stop(a, 'runtime closing')));
     // Stopping queued sweeps of the claims those containers left: let them commit too.
     await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
     this.closed = true;
     this.deliverer.cancel();
     for (const t of this.wakeTimers.values()) this.clock.clearTimeout(t);
     this.wakeTimers.clear();
-    for (const a of actors) a.stop();
-    this.live.clear();
+    this.host.stopAll();
     this.registry.stop();
-    this.flushLastActive();
+    this.system.stop();
+    this.lastActive.flush();
     this.central.close();
     if (this.recorder !== undefined) {
       this.recorder.record({ k: 'end', digest: digestDataDir(this.dataDir) });
@@ -591,12 +563,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Counters for observability: mailbox commits and operations, coalesced last_active flushes, live actors. */
   stats(): { commits: number; operations: number; lastActiveFlushes: number; liveSessions: number } {
-    return { ...this.counters, liveSessions: this.live.size };
+    return { ...this.counters, lastActiveFlushes: this.lastActive.flushes, liveSessions: this.host.size };
   }
 
   // ---------------------------------------------------------------------------------- internals
-
-  private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
 
   /**
    * Every public method runs through here: one clock reading for the whole call, the call and its
@@ -643,7 +613,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private rowInfo(row: SessionRow): SessionInfo {
-    const actor = this.live.get(row.id);
+    const actor = this.host.get(row.id);
     return toInfo(row, actor?.status ?? row.container_status, this.lastActive.get(row.id) ?? row.last_active);
   }
 
@@ -655,7 +625,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The live actor of an active session, activating it if needed. */
   private activeActor(sessionId: string): SessionActor {
     // A live actor belongs to an active session: closeSession drops the actor before returning.
-    const live = this.live.get(sessionId);
+    const live = this.host.get(sessionId);
     if (live !== undefined) return live;
     const row = this.row(sessionId);
     if (row.status === 'closed') throw new RuntimeError('SESSION_CLOSED', `session ${sessionId} is closed`);
@@ -664,62 +634,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Like `activeActor`, but also for closed sessions (reading and clearing files stays allowed). */
   private actorFor(sessionId: string): SessionActor {
-    return this.activate(this.row(sessionId));
+    return this.host.get(sessionId) ?? this.activate(this.row(sessionId));
   }
 
   private activate(row: SessionRow): SessionActor {
-    const existing = this.live.get(row.id);
-    if (existing !== undefined) return existing;
-    const agentGroupId = row.agent_group_id;
-    const sessionId = row.id;
-    const env = createSessionEnv(
-      this.central,
-      this.paths,
-      agentGroupId,
-      sessionId,
-      {
-        maxAttachmentBytes: this.settings.maxAttachmentBytes,
-        maxMessageBytes: this.settings.maxMessageBytes,
-        retry: { maxTries: this.settings.maxTries, backoffMs: this.settings.retryBackoffMs },
-      },
-      liveOutside(
-        this.paths.outboundDbPath(agentGroupId, sessionId),
-        this.paths.heartbeatPath(agentGroupId, sessionId),
-      ),
-      (details, message) => this.logger.warn({ sessionId, ...details }, message),
-    );
-    this.recorder?.record({ k: 'activate', s: sessionId, ag: agentGroupId });
-    const actor = new SessionActor({
-      sessionId,
-      agentGroupId,
-      clock: this.clock,
-      inspect: this.inspect,
-      pollMs: this.settings.pollMs,
-      idleStopMs: this.settings.idleStopMs,
-      passivateMs: this.settings.passivateMs,
-      maxBatch: this.settings.maxBatch,
-      env,
-      turns: this.turns,
-      onActorEvent:
-        this.recorder === undefined
-          ? undefined
-          : (s, e) => this.recorder?.record({ k: 'ev', s, e: e as { type: string; [key: string]: unknown } }),
-      startContainer: (id) => this.startContainer(id),
-      stopContainer: (id, reason) => this.stopHandle(id, reason),
-      onResults: (id, results, at) => this.onResults(id, results, at),
-      onEmitted: (event) => this.onEmitted(event),
-      onError: (id, error) => this.report(error, id),
-    });
-    this.live.set(sessionId, actor);
-    return actor;
+    return this.host.activate(row.id, row.agent_group_id);
   }
 
-  private deactivate(sessionId: string): void {
-    const actor = this.live.get(sessionId);
-    if (actor === undefined) return;
-    this.live.delete(sessionId);
-    actor.stop();
-    this.recorder?.record({ k: 'passivate', s: sessionId });
+  private envFor(actor: SessionActor) {
+    const { paths, settings } = this;
+    const ag = actor.agentGroupId;
+    const sessionId = actor.id;
+    return createSessionEnv(
+      this.central,
+      paths,
+      ag,
+      sessionId,
+      {
+        maxAttachmentBytes: settings.maxAttachmentBytes,
+        maxMessageBytes: settings.maxMessageBytes,
+        retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
+      },
+      liveOutside(paths.outboundDbPath(ag, sessionId), paths.heartbeatPath(ag, sessionId)),
+      (details, message) => this.logger.warn({ sessionId, ...details }, message),
+      actor,
+    );
   }
 
   private onResults(sessionId: string, results: OpResult[], at: number): void {
@@ -738,16 +677,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.onSweep(sessionId, r.value as SweepResult);
       }
     }
-    if (wrote) this.touch(sessionId, new Date(at).toISOString());
+    if (wrote) this.lastActive.touch(sessionId, new Date(at).toISOString());
   }
 
   private onPoll(sessionId: string, poll: PollResult): void {
-    const actor = this.live.get(sessionId);
+    const actor = this.host.get(sessionId);
     if (actor === undefined) return;
-    if (actor.status !== 'stopped') {
-      actor.send({ type: 'container.observed', busy: poll.claimed > 0 || poll.due > 0 });
-      this.checkLiveness(actor, poll);
-    }
+    this.supervisor.observe(actor, poll);
     if (poll.undelivered.length === 0) return;
     const row = getSession(this.central, sessionId);
     const mg = row?.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
@@ -760,28 +696,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       },
       poll,
     );
-  }
-
-  /**
-   * Kills a container that stopped showing signs of life: its heartbeat has not moved for
-   * `heartbeatCeilingMs`, or for `claimSilenceMs` while it holds a claimed message. Silence is
-   * measured on the injected clock from when a heartbeat change was first seen.
-   */
-  private checkLiveness(actor: SessionActor, poll: PollResult): void {
-    const now = this.clock.now();
-    const seen = this.heartbeats.get(actor.id);
-    if (seen === undefined || seen.mtimeMs !== poll.heartbeatMtimeMs) {
-      this.heartbeats.set(actor.id, { mtimeMs: poll.heartbeatMtimeMs, seenAtMs: now });
-      return;
-    }
-    const silence = now - seen.seenAtMs;
-    let reason: string | undefined;
-    if (silence >= this.settings.heartbeatCeilingMs) reason = `stuck: no heartbeat for ${silence} ms`;
-    else if (poll.claimed > 0 && silence >= this.settings.claimSilenceMs)
-      reason = `stuck: silent for ${silence} ms holding claimed work`;
-    if (reason === undefined) return;
-    this.logger.warn({ sessionId: actor.id, silence }, reason);
-    actor.send({ type: 'container.stop', reason });
   }
 
   private onSweep(sessionId: string, sweep: SweepResult): void {
@@ -807,7 +721,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     switch (event.type) {
       case 'container.status': {
         const at = event.to === 'running' && event.at !== null ? new Date(event.at).toISOString() : null;
-        if (at !== null && (this.lastActive.get(event.sessionId) ?? '') < at) this.lastActive.set(event.sessionId, at);
+        if (at !== null) this.lastActive.note(event.sessionId, at);
         try {
           setContainerStatus(this.central, event.sessionId, event.to, at);
         } catch (error) {
@@ -820,7 +734,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           to: event.to,
           reason: event.reason,
         });
-        if (event.to === 'stopped') this.afterStop(event.sessionId);
+        if (event.to === 'stopped') this.supervisor.afterStop(event.sessionId);
         this.emit('container.status', {
           sessionId: event.sessionId,
           from: event.from,
@@ -836,106 +750,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.logger.warn({ sessionId: event.sessionId, error: event.error }, 'container start failed');
         this.startFailures.emit('failed', { sessionId: event.sessionId, error: event.error });
         return;
+      case 'mailbox.settled':
       case 'session.passivate':
-        queueMicrotask(() => {
-          const actor = this.live.get(event.sessionId);
-          if (actor !== undefined && actor.isQuiet() && !this.closed) this.deactivate(event.sessionId);
-        });
         return;
     }
-  }
-
-  /** A container is gone: sweep the claims it left behind (a host write to outbound.db). */
-  private afterStop(sessionId: string): void {
-    this.heartbeats.delete(sessionId);
-    const actor = this.live.get(sessionId);
-    if (actor === undefined) return;
-    actor.request({ kind: 'sweep' }, true).catch((error: unknown) => this.report(error, sessionId));
-  }
-
-  private touch(sessionId: string, at: string): void {
-    const known = this.lastActive.get(sessionId);
-    if (known !== undefined && known >= at) return;
-    this.lastActive.set(sessionId, at);
-    this.dirtyLastActive.set(sessionId, at);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flushLastActive());
-  }
-
-  private flushLastActive(): void {
-    this.flushScheduled = false;
-    if (this.dirtyLastActive.size === 0 || !this.central.open) return;
-    const entries = [...this.dirtyLastActive];
-    this.dirtyLastActive.clear();
-    try {
-      setLastActive(this.central, entries);
-      this.counters.lastActiveFlushes++;
-    } catch (error) {
-      this.report(toStorageError(error, 'last_active'));
-    }
-  }
-
-  private async writeRouting(actor: SessionActor, row: SessionRow): Promise<void> {
-    const mg = row.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
-    await actor.request({
-      kind: 'writeRouting',
-      routing: { channelType: mg?.channel_type ?? null, platformId: mg?.platform_id ?? null, threadId: row.thread_id },
-      destinations: mg
-        ? [
-            {
-              name: mg.name ?? mg.id,
-              displayName: mg.name,
-              type: 'channel',
-              channelType: mg.channel_type,
-              platformId: mg.platform_id,
-              agentGroupId: null,
-            },
-          ]
-        : [],
-    });
-  }
-
-  private async startContainer(sessionId: string): Promise<{ at: number }> {
-    const row = this.row(sessionId);
-    const actor = this.live.get(sessionId);
-    if (actor === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} is not live`);
-    await this.writeRouting(actor, row);
-    const ag = row.agent_group_id;
-    // A stale heartbeat from an earlier container must not count as a sign of life.
-    rmSync(this.paths.heartbeatPath(ag, sessionId), { force: true });
-    this.heartbeats.delete(sessionId);
-    const handle = await this.driver.start({
-      sessionId,
-      agentGroupId: ag,
-      sessionDir: this.paths.sessionDir(ag, sessionId),
-      inboundDbPath: this.paths.inboundDbPath(ag, sessionId),
-      outboundDbPath: this.paths.outboundDbPath(ag, sessionId),
-      heartbeatPath: this.paths.heartbeatPath(ag, sessionId),
-    });
-    this.containers.set(sessionId, handle);
-    handle.onExit((info) => {
-      if (this.containers.get(sessionId) === handle) this.containers.delete(sessionId);
-      this.live
-        .get(sessionId)
-        ?.send({ type: 'container.exited', code: info.code, signal: info.signal, at: this.clock.now() });
-    });
-    return { at: this.clock.now() };
-  }
-
-  private async stopHandle(sessionId: string, reason: string): Promise<void> {
-    const handle = this.containers.get(sessionId);
-    if (handle === undefined) {
-      this.live.get(sessionId)?.send({ type: 'container.exited', code: null, signal: null });
-      return;
-    }
-    await handle.stop(reason);
-  }
-
-  private async stopContainer(actor: SessionActor, reason: string): Promise<void> {
-    actor.send({ type: 'container.stop', reason });
-    // `starting` finishes its start first and then stops; a stop in `stopped` is a no-op.
-    await actor.untilPhase((p) => p === 'stopped');
   }
 }
 

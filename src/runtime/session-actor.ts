@@ -1,50 +1,42 @@
 /**
- * A live session: the session machine provided with its implementations, plus the promise side
- * of its mailbox (request ids → resolvers).
+ * A live session: one actor of the session machine in the runtime's actor system, plus the promise
+ * side of its mailbox (request ids → resolvers).
  *
  * Invariants (guarded by test/runtime/mailbox.test.ts):
  * 1. Every request settles exactly once: by its result in `mailbox.settled`, or by `stop()`,
  *    which rejects what is still pending with RUNTIME_CLOSED.
- * 2. Actor errors never escape: the actor has an error observer that reports, and the
- *    `commitBatch` action never throws, because `executeBatch` turns every failure into results
- *    (test/runtime/session-ops.test.ts).
+ * 2. Operations requested in one synchronous run reach the actor as one `mailbox.enqueue`, in call
+ *    order, before any other event sent after them.
+ * 3. Actor errors never escape: the actor has an error observer that reports them.
  */
-import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import {
-  sessionMachine,
-  type CommitInput,
-  type MailboxOp,
-  type StartOutput,
-  type ContainerPhase,
-  type ContainerStatus,
-  type OpResult,
-  type SessionEmitted,
-  type SessionEvent,
+import { waitFor, type Actor } from 'xstate';
+import type {
+  ContainerPhase,
+  ContainerStatus,
+  MailboxOp,
+  OpResult,
+  SessionEmitted,
+  SessionEvent,
+  SessionMachine,
 } from '../../machines/session.machine.js';
 import { RuntimeError } from '../errors.js';
-import type { Clock } from './clock.js';
-import type { CommitTurns } from './commit-turns.js';
-import { executeBatch, type BatchEnv, type SessionOp } from './session-ops.js';
+import type { ActorSystem } from './actor-system.js';
+import type { SessionOp } from './session-ops.js';
 
 export interface SessionActorDeps {
   sessionId: string;
   agentGroupId: string;
-  clock: Clock;
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** The session machine with its implementations, provided once per runtime. */
+  machine: SessionMachine;
+  system: ActorSystem;
   pollMs: number;
   idleStopMs: number;
   passivateMs: number;
   maxBatch: number;
-  env: BatchEnv;
-  /** Shared by all sessions: one commit per event-loop turn; a same-tick burst lands in one batch. */
-  turns: CommitTurns;
-  /** Starts the container; resolves with the clock time it was up. */
-  startContainer(sessionId: string): Promise<{ at: number }>;
-  stopContainer(sessionId: string, reason: string): Promise<void>;
+  /** May the mailbox commit right now, in this very step? (a free commit slot, nobody waiting) */
+  tryTakeTurn(): boolean;
   /** Sees every settled result before its caller does (events, delivery, last_active). */
   onResults(sessionId: string, results: OpResult[], at: number): void;
-  /** Sees every event the actor itself receives, in processing order (the event log's feed). */
-  onActorEvent?(sessionId: string, event: { type: string }): void;
   onEmitted(event: SessionEmitted): void;
   onError(sessionId: string, error: unknown): void;
 }
@@ -54,56 +46,29 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** The inspection id of a session's actor. */
+export function sessionActorId(sessionId: string): string {
+  return `session:${sessionId}`;
+}
+
 export class SessionActor {
   readonly id: string;
-  private readonly actor: Actor<typeof sessionMachine>;
+  readonly agentGroupId: string;
+  readonly actor: Actor<SessionMachine>;
+  /** Whether this process already ran the lazy column migration of the session's inbound.db. */
+  migrated = false;
   private readonly pending = new Map<string, Pending>();
-  private readonly turns: CommitTurns;
+  private readonly tryTakeTurn: () => boolean;
+  private readonly system: ActorSystem;
   private requests = 0;
   private unsent: MailboxOp[] = [];
 
   constructor(deps: SessionActorDeps) {
     this.id = deps.sessionId;
-    this.turns = deps.turns;
-    const machine = sessionMachine.provide({
-      actions: {
-        awaitTurn: ({ self }) =>
-          deps.turns.request(() => {
-            if (self.getSnapshot().status !== 'active') return false;
-            self.send({ type: 'mailbox.turn' });
-            return true;
-          }),
-        // executeBatch never throws (test/runtime/session-ops.test.ts): failures are results.
-        commitBatch: ({ self }, input: CommitInput) => {
-          const at = deps.clock.now();
-          self.send({ type: 'mailbox.committed', at, results: executeBatch(deps.env, input, at) });
-        },
-      },
-      actors: {
-        startContainer: fromPromise<StartOutput, { sessionId: string }>(({ input }) =>
-          deps.startContainer(input.sessionId),
-        ),
-        stopContainer: fromPromise<void, { sessionId: string; reason: string }>(({ input }) =>
-          deps.stopContainer(input.sessionId, input.reason),
-        ),
-      },
-    });
-    const record = deps.onActorEvent;
-    const userInspect = deps.inspect;
-    const inspect =
-      record === undefined
-        ? userInspect
-        : (event: InspectionEvent) => {
-            if (event.type === '@xstate.event' && event.actorRef === this.actor && event.event.type !== 'xstate.init') {
-              record(this.id, event.event);
-            }
-            if (typeof userInspect === 'function') userInspect(event);
-            else userInspect?.next?.(event);
-          };
-    this.actor = createActor(machine, {
-      id: `session:${deps.sessionId}`,
-      clock: deps.clock,
-      inspect,
+    this.agentGroupId = deps.agentGroupId;
+    this.tryTakeTurn = deps.tryTakeTurn;
+    this.system = deps.system;
+    this.actor = deps.system.create(deps.machine, sessionActorId(deps.sessionId), {
       input: {
         sessionId: deps.sessionId,
         agentGroupId: deps.agentGroupId,
@@ -113,14 +78,19 @@ export class SessionActor {
         maxBatch: deps.maxBatch,
       },
     });
-    this.actor.on('mailbox.settled', (e) => {
+    this.actor.on('*', (e) => {
+      if (e.type !== 'mailbox.settled') {
+        deps.onEmitted(e);
+        return;
+      }
       deps.onResults(this.id, e.results, e.at);
       for (const r of e.results) this.settle(r);
     });
-    this.actor.on('*', (e) => {
-      if (e.type !== 'mailbox.settled') deps.onEmitted(e);
-    });
     this.actor.subscribe({ error: (error) => deps.onError(this.id, error) });
+  }
+
+  /** Starts the actor; call once its owner can find it (its first events may need that). */
+  start(): void {
     this.actor.start();
   }
 
@@ -139,6 +109,11 @@ export class SessionActor {
     });
   }
 
+  /** Operations requested but not yet settled (queued, unsent or committing). */
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
   send(event: SessionEvent): void {
     // Operations requested before this event reach the actor before it: call order is kept.
     this.sendQueued(false);
@@ -148,7 +123,7 @@ export class SessionActor {
   /**
    * Sends the operations requested so far as one `mailbox.enqueue`. From a microtask no actor is
    * mid-step, so an idle mailbox seen in the snapshot really is idle: then the event may carry
-   * this turn's commit (`turn: true`) and the batch commits inside this very send.
+   * the commit turn (`turn: true`) and the batch commits inside this very send.
    */
   private sendQueued(fromMicrotask: boolean): void {
     if (this.unsent.length === 0) return;
@@ -156,7 +131,7 @@ export class SessionActor {
     this.unsent = [];
     const event: SessionEvent =
       ops.length === 1 ? { type: 'mailbox.enqueue', op: ops[0] } : { type: 'mailbox.enqueue', ops };
-    if (fromMicrotask && this.mailboxIdle() && this.turns.tryTake()) event.turn = true;
+    if (fromMicrotask && this.mailboxIdle() && this.tryTakeTurn()) event.turn = true;
     this.actor.send(event);
   }
 
@@ -185,13 +160,14 @@ export class SessionActor {
       context.phase === 'stopped' &&
       context.queue.length === 0 &&
       context.inFlight.length === 0 &&
-      this.pending.size === 0
+      this.pending.size === 0 &&
+      this.unsent.length === 0
     );
   }
 
   stop(): void {
     this.sendQueued(false);
-    this.actor.stop();
+    this.system.stopMember(this.actor);
     for (const [requestId, p] of this.pending) {
       this.pending.delete(requestId);
       p.reject(new RuntimeError('RUNTIME_CLOSED', `session ${this.id} was stopped before the operation ran`));

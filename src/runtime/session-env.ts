@@ -22,6 +22,8 @@ export function createSessionEnv(
   settings: SessionEnvSettings,
   outside: Outside,
   warn: WarnFn,
+  /** Per-activation memory of the session (whether its inbound.db was migrated in this process). */
+  state: { migrated: boolean } = { migrated: false },
 ): BatchEnv {
   return {
     sessionDir: paths.sessionDir(agentGroupId, sessionId),
@@ -32,7 +34,7 @@ export function createSessionEnv(
     maxMessageBytes: settings.maxMessageBytes,
     retry: settings.retry,
     outside,
-    state: { migrated: false },
+    state,
     warn,
     directOutbound: () =>
       listDirectOutbound(central, sessionId).map((r): OutboundRow => ({
