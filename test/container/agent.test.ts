@@ -6,48 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ContainerExitInfo } from '../../src/container/driver.js';
-import { processDriver, type ChildContainerHandle } from '../../src/container/process-driver.js';
 import { withOutboundWhileStopped } from '../../src/store/session-db.js';
-import { makeSession, openFiles, waitFor, type TestSession } from './helpers.js';
+import { openFiles, useAgentSessions, waitFor } from './helpers.js';
 
-const sessions: TestSession[] = [];
-const handles: ChildContainerHandle[] = [];
-
-afterEach(async () => {
-  await Promise.all(handles.splice(0).map((h) => h.stop('test over')));
-  for (const s of sessions.splice(0)) s.cleanup();
-});
-
-function session(options?: Parameters<typeof makeSession>[0]): TestSession {
-  const s = makeSession(options);
-  sessions.push(s);
-  return s;
-}
-
-interface Started {
-  handle: ChildContainerHandle;
-  exit: Promise<ContainerExitInfo>;
-  lines: string[];
-}
-
-async function startAgent(s: TestSession, env: Record<string, string> = {}): Promise<Started> {
-  const lines: string[] = [];
-  const driver = processDriver({
-    env: { AGENT_POLL_MS: '50', AGENT_IDLE_EXIT_MS: '0', ...env },
-    log: (line) => lines.push(line),
-  });
-  const handle = await driver.start(s.ctx);
-  handles.push(handle);
-  const exit = new Promise<ContainerExitInfo>((done) => handle.onExit(done));
-  return { handle, exit, lines };
-}
+const { session, start: startAgent } = useAgentSessions();
 
 const content = (value: unknown): string => JSON.stringify(value);
 
 describe('reference agent', () => {
-  it('answers with odd seqs above every seq, routing from session_routing, and completes the acks', async () => {
+  it('answers with odd seqs above every seq, each reply at its own address, and completes the acks', async () => {
     const s = session();
     s.write({ id: 'm1', content: content({ text: 'hello' }), channelType: 'other', platformId: 'P', threadId: null });
     s.write({ id: 'm2', content: content({ text: 'world' }) });
@@ -63,9 +32,14 @@ describe('reference agent', () => {
       ['m2-r1', 9, 'm2'],
       ['m3-r1', 11, 'm3'],
     ]);
+    // m1 came from other/P; m2 and m3 carry no address and go to session_routing.
+    expect(out.map((r) => [r.channel_type, r.platform_id, r.thread_id])).toEqual([
+      ['other', 'P', null],
+      ['slack', 'C123', 'T9'],
+      ['slack', 'C123', 'T9'],
+    ]);
     for (const r of out) {
       expect(r.kind).toBe('chat');
-      expect([r.channel_type, r.platform_id, r.thread_id]).toEqual(['slack', 'C123', 'T9']);
       expect(Number.isNaN(Date.parse(r.timestamp))).toBe(false);
     }
     expect(out[0]?.content).toBe('{"text":"echo: hello"}');
@@ -86,12 +60,16 @@ describe('reference agent', () => {
     expect(reply.seq).toBe(23);
   });
 
-  it('falls back to the inbound row routing when session_routing is empty', async () => {
+  it('without session_routing: an addressed row is answered at its address, an unaddressed one at none', async () => {
     const s = session({ routing: null });
     s.write({ id: 'm1', content: content({ text: 'a' }), channelType: 'discord', platformId: 'D1', threadId: 'th' });
+    s.write({ id: 'm2', content: content({ text: 'b' }) });
     await startAgent(s);
-    const reply = await waitFor(() => s.outbound()[0], 'reply');
-    expect([reply.channel_type, reply.platform_id, reply.thread_id]).toEqual(['discord', 'D1', 'th']);
+    const out = await waitFor(() => s.outbound().length === 2 && s.outbound(), 'replies');
+    expect(out.map((r) => [r.in_reply_to, r.channel_type, r.platform_id, r.thread_id])).toEqual([
+      ['m1', 'discord', 'D1', 'th'],
+      ['m2', null, null, null],
+    ]);
   });
 
   it('sees a message written while it runs, without a restart', async () => {

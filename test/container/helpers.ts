@@ -5,7 +5,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContainerStartContext } from '../../src/container/driver.js';
+import { afterEach } from 'vitest';
+import type { ContainerExitInfo, ContainerStartContext } from '../../src/container/driver.js';
+import { processDriver, type ChildContainerHandle } from '../../src/container/process-driver.js';
 import { insertMessageIn, writeRouting, type NewInboundRow, type Routing } from '../../src/store/inbound.js';
 import { createSessionDbs, readInbound, readOutbound, withInbound } from '../../src/store/session-db.js';
 
@@ -111,4 +113,46 @@ export function openFiles(pid: number): string[] {
     }
   }
   return paths;
+}
+
+export interface StartedAgent {
+  handle: ChildContainerHandle;
+  exit: Promise<ContainerExitInfo>;
+  /** Every line the agent printed so far. */
+  lines: string[];
+}
+
+/**
+ * Session folders and reference-agent processes for one test file, all removed after each test.
+ * `start` runs the bundled agent (a real child process) on a 50 ms poll and no idle exit, unless
+ * `env` says otherwise.
+ */
+export function useAgentSessions(): {
+  session(options?: Parameters<typeof makeSession>[0]): TestSession;
+  start(s: TestSession, env?: Record<string, string>): Promise<StartedAgent>;
+} {
+  const sessions: TestSession[] = [];
+  const handles: ChildContainerHandle[] = [];
+  afterEach(async () => {
+    await Promise.all(handles.splice(0).map((h) => h.stop('test over')));
+    for (const s of sessions.splice(0)) s.cleanup();
+  });
+  return {
+    session(options) {
+      const s = makeSession(options);
+      sessions.push(s);
+      return s;
+    },
+    async start(s, env = {}) {
+      const lines: string[] = [];
+      const driver = processDriver({
+        env: { AGENT_POLL_MS: '50', AGENT_IDLE_EXIT_MS: '0', ...env },
+        log: (line) => lines.push(line),
+      });
+      const handle = await driver.start(s.ctx);
+      handles.push(handle);
+      const exit = new Promise<ContainerExitInfo>((done) => handle.onExit(done));
+      return { handle, exit, lines };
+    },
+  };
 }

@@ -1,13 +1,16 @@
 /**
  * The reference container agent: the program that runs "inside the container" of a session.
  * It is the default container of the process driver and the template to copy when writing your
- * own, so it depends on nothing from the host runtime: it knows only the session folder
- * (FORMAT.md "Container side, in short") and carries its own few lines of SQL.
+ * own (docs/agent.md), so it depends on nothing from the host runtime: it knows only the session
+ * folder (FORMAT.md "Container side, in short") and carries its own few lines of SQL.
  *
- * What it does, once per poll: read the pending, due, unclaimed rows of `messages_in`; pick a batch
- * (`pickDueBatch`); claim it in `processing_ack`; run the turn (echo the text, follow the scripted
- * behaviours below); write the replies to `messages_out` and the outcome to `processing_ack`;
- * touch `.heartbeat`. It exits 0 after `idleExitMs` without work, or promptly when aborted.
+ * What it does, once per poll: read the pending, due, unclaimed rows of `messages_in` and the
+ * session's `destinations`; pick a batch (`pickDueBatch`); claim it in `processing_ack`; run the
+ * turn (echo the text, follow the scripted behaviours below); write the replies to `messages_out`,
+ * each addressed where its message came from (./addressing.ts), and the outcome to
+ * `processing_ack`; touch `.heartbeat`. Between polls it waits `pollMs`, or less when a watch on
+ * the session folder sees `inbound.db` change (./inbound-watch.ts). It exits 0 after
+ * `idleExitMs` without work, or promptly when aborted.
  *
  * Invariants (guards are in test/container/agent.test.ts and test/container/agent-batch.test.ts):
  * 1. `inbound.db` is opened read-only, read and closed within one synchronous step; `outbound.db`
@@ -21,10 +24,17 @@
  *    and no reply ("SIGKILL during a turn …").
  * 4. `trigger=0` rows are never claimed alone; `on_wake=1` rows only on the first poll; rows
  *    already in `processing_ack` are never picked again (agent-batch.test.ts, pickDueBatch).
+ * 5. Each reply is addressed, and its thread looked up, in the same read of `inbound.db` that
+ *    gives the seq of invariant 2 (agent-addressing.test.ts).
  *
- * Scripted behaviours, read from an inbound row's JSON content (so tests can drive the agent):
+ * Scripted behaviours, read from an inbound row's JSON content (so tests can drive the agent),
+ * applied in this order:
  *   text: string                     echoed back as `{"text":"echo: <text>"}`
  *   sleepMs: number                  the turn takes this long after the claim (no heartbeat meanwhile)
+ *   tool: { name, timeoutMs, sleepMs }  a long tool: `container_state` holds `name`, `timeoutMs`
+ *                                    (as tool_declared_timeout_ms) and the start time for
+ *                                    `sleepMs` (no heartbeat meanwhile), then is cleared
+ *                                    (./tool-state.ts, agent-tool.test.ts)
  *   fail: true                       the row is marked `failed` and gets no reply
  *   replyFile: { name, text }        written to `outbox/<replyId>/<name>` and listed in `files`
  *   attachments: [{ name?, localPath }]  each file (localPath relative to the session folder) is
@@ -39,6 +49,16 @@ import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, lstatSync, mkdirSync, openSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  newestThread,
+  originName,
+  readDestinations,
+  replyAddress,
+  type Address,
+  type DestinationRow,
+} from './addressing.js';
+import { watchInbound, type WatchDir } from './inbound-watch.js';
+import { clearToolInFlight, setToolInFlight } from './tool-state.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -154,9 +174,17 @@ export function replyIdFor(inboundId: string, taken: (id: string) => boolean): s
   }
 }
 
+/** A scripted long tool: its name, the timeout it declares, and how long it really runs. */
+export interface ScriptedTool {
+  name: string;
+  timeoutMs: number;
+  sleepMs: number;
+}
+
 export interface Script {
   text: string;
   sleepMs: number;
+  tool: ScriptedTool | null;
   fail: boolean;
   replyFile: { name: string; text: string } | null;
   attachments: { name: string; localPath: string }[];
@@ -177,13 +205,24 @@ export function parseScript(content: string): Script {
   }
   if (!isRecord(parsed)) {
     const text = typeof parsed === 'string' ? parsed : '';
-    return { text, sleepMs: 0, fail: false, replyFile: null, attachments: [] };
+    return { text, sleepMs: 0, tool: null, fail: false, replyFile: null, attachments: [] };
   }
-  const replyFile = parsed.replyFile;
+  const { replyFile, tool } = parsed;
   const attachments = Array.isArray(parsed.attachments) ? parsed.attachments : [];
   return {
     text: typeof parsed.text === 'string' ? parsed.text : '',
     sleepMs: typeof parsed.sleepMs === 'number' && parsed.sleepMs > 0 ? parsed.sleepMs : 0,
+    tool:
+      isRecord(tool) &&
+      typeof tool.name === 'string' &&
+      tool.name !== '' &&
+      Number.isSafeInteger(tool.timeoutMs) &&
+      (tool.timeoutMs as number) >= 0 &&
+      typeof tool.sleepMs === 'number' &&
+      Number.isFinite(tool.sleepMs) &&
+      tool.sleepMs >= 0
+        ? { name: tool.name, timeoutMs: tool.timeoutMs as number, sleepMs: tool.sleepMs }
+        : null,
     fail: parsed.fail === true,
     replyFile:
       isRecord(replyFile) && typeof replyFile.name === 'string' && typeof replyFile.text === 'string'
@@ -211,15 +250,9 @@ interface InboundRow extends CandidateRow {
   content: string;
 }
 
-interface Routing {
-  channel_type: string | null;
-  platform_id: string | null;
-  thread_id: string | null;
-}
-
 interface InboundSnapshot {
   pending: InboundRow[];
-  routing: Routing | undefined;
+  destinations: DestinationRow[];
 }
 
 const BUSY_TIMEOUT_MS = 2000;
@@ -255,16 +288,25 @@ function readInboundSnapshot(path: string): InboundSnapshot {
          FROM messages_in WHERE status = 'pending' ORDER BY seq`,
       )
       .all() as InboundRow[],
-    routing: db.prepare('SELECT channel_type, platform_id, thread_id FROM session_routing WHERE id = 1').get() as
-      Routing | undefined,
+    destinations: readDestinations(db),
   }));
 }
 
-function readInboundMaxSeq(path: string): number {
-  return withReadOnly(
-    path,
-    (db) => (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_in').get() as { m: number }).m,
-  );
+/**
+ * What writing replies needs from `inbound.db`, read in one open: the highest seq (invariant 2)
+ * and the address of the reply to each row (invariant 5).
+ */
+function readReplyContext(path: string, rows: readonly Address[]): { maxSeq: number; addresses: Address[] } {
+  return withReadOnly(path, (db) => {
+    const routing = db
+      .prepare('SELECT channel_type, platform_id, thread_id FROM session_routing WHERE id = 1')
+      .get() as Address | undefined;
+    const threadOf = (channelType: string, platformId: string) => newestThread(db, channelType, platformId);
+    return {
+      maxSeq: (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_in').get() as { m: number }).m,
+      addresses: rows.map((row) => replyAddress(row, threadOf, routing)),
+    };
+  });
 }
 
 function readAcked(path: string): Set<string> {
@@ -298,6 +340,8 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Aborting stops the agent promptly: nothing in flight is finished, claims stay `processing`. */
   signal?: AbortSignal;
+  /** How to watch the session folder for `inbound.db` changes (default `fs.watch`). */
+  watch?: WatchDir;
 }
 
 /** Waits `ms`; resolves false at once when `signal` aborts (true when the time ran out). */
@@ -318,8 +362,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
 
 interface Reply {
   id: string;
-  inReplyTo: string;
-  routing: Routing;
+  /** The row answered: its id is `in_reply_to`, its address decides the reply's. */
+  row: InboundRow;
   content: string;
 }
 
@@ -330,35 +374,70 @@ export async function runAgent(config: AgentConfig, options: AgentOptions = {}):
   let firstPoll = true;
   let lastWork = Date.now();
   log(`agent up: session ${config.sessionId ?? '?'} in ${config.sessionDir}, poll ${config.pollMs} ms`);
-
-  while (!signal?.aborted) {
-    let worked = false;
-    try {
-      // Read everything this poll needs; each read opens and closes its file.
-      const snapshot = readInboundSnapshot(config.inboundDb);
-      const acked = readAcked(config.outboundDb);
-      touchHeartbeat(config.heartbeatPath);
-      const batch = pickDueBatch(snapshot.pending, acked, firstPoll);
-      firstPoll = false;
-      if (batch.length > 0) {
-        worked = true;
-        const finished = await runTurn(config, batch, snapshot.routing, log, signal);
-        if (!finished) break;
-        lastWork = Date.now();
+  try {
+    // A fresh container runs no tool: one left set by a container that died mid-tool goes.
+    if (withOutbound(config.outboundDb, (db) => clearToolInFlight(db, new Date().toISOString())))
+      log('cleared a tool left in flight by an earlier container');
+  } catch (error) {
+    log(`cannot clear container_state: ${errorText(error)}`);
+  }
+  // Started before the first poll, so no change after that poll's read goes unnoticed.
+  const inbound = watchInbound(config.inboundDb, log, options.watch);
+  try {
+    while (!signal?.aborted) {
+      let worked = false;
+      try {
+        // Read everything this poll needs; each read opens and closes its file.
+        const snapshot = readInboundSnapshot(config.inboundDb);
+        const acked = readAcked(config.outboundDb);
+        touchHeartbeat(config.heartbeatPath);
+        const batch = pickDueBatch(snapshot.pending, acked, firstPoll);
+        firstPoll = false;
+        if (batch.length > 0) {
+          worked = true;
+          const finished = await runTurn(config, batch, snapshot.destinations, log, signal);
+          if (!finished) break;
+          lastWork = Date.now();
+        }
+      } catch (error) {
+        // A failed poll (file missing, DB busy, disk full) is logged and retried on the next poll;
+        // rows claimed before the failure stay `processing` for the host to clear.
+        log(`poll failed: ${errorText(error)}`);
       }
-    } catch (error) {
-      // A failed poll (file missing, DB busy, disk full) is logged and retried on the next poll;
-      // rows claimed before the failure stay `processing` for the host to clear.
-      log(`poll failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (!worked && config.idleExitMs > 0 && Date.now() - lastWork >= config.idleExitMs) {
+        log(`idle for ${config.idleExitMs} ms, exiting`);
+        return 'idle';
+      }
+      if (!(await inbound.sleep(config.pollMs, signal))) break;
     }
-    if (!worked && config.idleExitMs > 0 && Date.now() - lastWork >= config.idleExitMs) {
-      log(`idle for ${config.idleExitMs} ms, exiting`);
-      return 'idle';
-    }
-    if (!(await sleep(config.pollMs, signal))) break;
+  } finally {
+    inbound.close();
   }
   log('stopped');
   return 'stopped';
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Runs a scripted long tool: `container_state` names it for `tool.sleepMs` (no heartbeat
+ * meanwhile), then is cleared. Returns false when aborted; the state then stays set, and the
+ * next container clears it when it starts.
+ */
+async function runTool(
+  config: AgentConfig,
+  tool: ScriptedTool,
+  log: (line: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  withOutbound(config.outboundDb, (db) => setToolInFlight(db, tool.name, tool.timeoutMs, new Date().toISOString()));
+  log(`tool ${tool.name} running (declared timeout ${tool.timeoutMs} ms)`);
+  if (!(await sleep(tool.sleepMs, signal))) return false;
+  withOutbound(config.outboundDb, (db) => clearToolInFlight(db, new Date().toISOString()));
+  log(`tool ${tool.name} done`);
+  return true;
 }
 
 /**
@@ -368,7 +447,7 @@ export async function runAgent(config: AgentConfig, options: AgentOptions = {}):
 async function runTurn(
   config: AgentConfig,
   batch: readonly InboundRow[],
-  defaultRouting: Routing | undefined,
+  destinations: readonly DestinationRow[],
   log: (line: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
@@ -383,7 +462,12 @@ async function runTurn(
     }
     return ids;
   });
-  log(`claimed ${batch.map((r) => r.id).join(', ')}`);
+  // Each message is seen with the destination it came from.
+  const seen = batch.map((r) => {
+    const from = originName(r, destinations);
+    return from === null ? r.id : `${r.id} (from ${from})`;
+  });
+  log(`claimed ${seen.join(', ')}`);
 
   // 2. The turn itself: no DB is open here.
   const replies: Reply[] = [];
@@ -393,6 +477,7 @@ async function runTurn(
     if (replyId === undefined) continue; // context row
     const script = parseScript(row.content);
     if (script.sleepMs > 0 && !(await sleep(script.sleepMs, signal))) return false;
+    if (script.tool !== null && !(await runTool(config, script.tool, log, signal))) return false;
     if (script.fail) {
       failed.add(row.id);
       continue;
@@ -401,42 +486,38 @@ async function runTurn(
       const files = writeOutboxFiles(config.sessionDir, replyId, script, log);
       const content: { text: string; files?: string[] } = { text: `echo: ${script.text}` };
       if (files.length > 0) content.files = files;
-      replies.push({
-        id: replyId,
-        inReplyTo: row.id,
-        // session_routing is the default destination; a folder without it answers where the row came from.
-        routing: defaultRouting ?? {
-          channel_type: row.channel_type,
-          platform_id: row.platform_id,
-          thread_id: row.thread_id,
-        },
-        content: JSON.stringify(content),
-      });
+      replies.push({ id: replyId, row, content: JSON.stringify(content) });
     } catch (error) {
-      log(`turn for ${row.id} failed: ${error instanceof Error ? error.message : String(error)}`);
+      log(`turn for ${row.id} failed: ${errorText(error)}`);
       failed.add(row.id);
     }
   }
   if (signal?.aborted) return false;
 
-  // 3. Replies and outcomes in one transaction (invariant 3), seq over both tables (invariant 2).
-  const inboundMax = readInboundMaxSeq(config.inboundDb);
+  // 3. Replies and outcomes in one transaction (invariant 3), seq over both tables (invariant 2),
+  //    each reply where its message came from (invariant 5).
+  const context = readReplyContext(
+    config.inboundDb,
+    replies.map((r) => r.row),
+  );
   withOutbound(config.outboundDb, (db) => {
     const outboundMax = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_out').get() as { m: number }).m;
-    let seq = nextOddAbove(Math.max(inboundMax, outboundMax));
+    let seq = nextOddAbove(Math.max(context.maxSeq, outboundMax));
     const insert = db.prepare(
       `INSERT INTO messages_out (id, seq, in_reply_to, timestamp, deliver_after, recurrence, kind,
          platform_id, channel_type, thread_id, content)
        VALUES (@id, @seq, @inReplyTo, @timestamp, NULL, NULL, 'chat',
          @platform_id, @channel_type, @thread_id, @content)`,
     );
-    for (const { id, inReplyTo, routing, content } of replies) {
-      insert.run({ id, seq, inReplyTo, timestamp: new Date().toISOString(), ...routing, content });
+    replies.forEach(({ id, row, content }, i) => {
+      const { channel_type, platform_id, thread_id } = context.addresses[i] as Address;
+      const timestamp = new Date().toISOString();
+      insert.run({ id, seq, inReplyTo: row.id, timestamp, channel_type, platform_id, thread_id, content });
       seq += 2;
-    }
+    });
     for (const row of batch) setAck(db, row.id, failed.has(row.id) ? 'failed' : 'completed');
   });
-  log(`answered ${replies.map((r) => r.inReplyTo).join(', ') || '-'}; failed ${[...failed].join(', ') || '-'}`);
+  log(`answered ${replies.map((r) => r.row.id).join(', ') || '-'}; failed ${[...failed].join(', ') || '-'}`);
   return true;
 }
 
