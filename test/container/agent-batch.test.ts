@@ -66,6 +66,7 @@ describe('parseScript', () => {
       JSON.stringify({
         text: 'hi',
         sleepMs: 50,
+        tool: { name: 'Bash', timeoutMs: 600_000, sleepMs: 20 },
         fail: true,
         replyFile: { name: 'r.txt', text: 'x' },
         attachments: [
@@ -78,6 +79,7 @@ describe('parseScript', () => {
     expect(script).toEqual({
       text: 'hi',
       sleepMs: 50,
+      tool: { name: 'Bash', timeoutMs: 600_000, sleepMs: 20 },
       fail: true,
       replyFile: { name: 'r.txt', text: 'x' },
       attachments: [
@@ -90,14 +92,33 @@ describe('parseScript', () => {
   it('echoes content that is not JSON as it is, and ignores malformed fields', () => {
     expect(parseScript('plain words').text).toBe('plain words');
     expect(parseScript('"a json string"').text).toBe('a json string');
-    expect(parseScript('[1,2]')).toMatchObject({ text: '', fail: false, sleepMs: 0 });
+    expect(parseScript('[1,2]')).toMatchObject({ text: '', fail: false, sleepMs: 0, tool: null });
     expect(parseScript('{"text":5,"fail":"yes","sleepMs":-3,"replyFile":{"name":1}}')).toEqual({
       text: '',
       sleepMs: 0,
+      tool: null,
       fail: false,
       replyFile: null,
       attachments: [],
     });
+  });
+});
+
+describe('parseScript tool', () => {
+  it('takes a tool only with a non-empty name, a whole non-negative timeout and a non-negative sleep', () => {
+    const tool = (value: unknown) => parseScript(JSON.stringify({ tool: value })).tool;
+    expect(tool({ name: 'Bash', timeoutMs: 0, sleepMs: 0 })).toEqual({ name: 'Bash', timeoutMs: 0, sleepMs: 0 });
+    for (const bad of [
+      'Bash',
+      { timeoutMs: 1, sleepMs: 1 },
+      { name: '', timeoutMs: 1, sleepMs: 1 },
+      { name: 'Bash', timeoutMs: 1.5, sleepMs: 1 },
+      { name: 'Bash', timeoutMs: -1, sleepMs: 1 },
+      { name: 'Bash', timeoutMs: '1', sleepMs: 1 },
+      { name: 'Bash', timeoutMs: 1, sleepMs: -1 },
+      { name: 'Bash', timeoutMs: 1 },
+    ])
+      expect(tool(bad)).toBeNull();
   });
 });
 

@@ -9,7 +9,7 @@
  * 2. The reply's thread is the `thread_id` of the NEWEST `messages_in` row (highest seq) of that
  *    channel and platform: in an agent-shared session each destination has its own thread, and a
  *    later message from a platform in another thread moves that platform's replies there
- *    ("a newer thread moves that platform's replies").
+ *    ("a later message from the same platform with a newer thread moves …").
  * 3. A row without an address (either field NULL) is answered at `session_routing`, or with no
  *    address at all when the session has none ("a message with no address …").
  */

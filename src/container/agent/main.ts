@@ -5,7 +5,8 @@
  *   SESSION_DIR=/path/to/session node dist/src/container/agent/main.js
  *
  * Environment: SESSION_DIR (required); INBOUND_DB, OUTBOUND_DB, HEARTBEAT_PATH (default to
- * inbound.db, outbound.db and .heartbeat in SESSION_DIR); AGENT_POLL_MS (200);
+ * inbound.db, outbound.db and .heartbeat in SESSION_DIR); AGENT_POLL_MS (200: the longest wait
+ * between polls, shorter when the watch on the folder of inbound.db sees it change);
  * AGENT_IDLE_EXIT_MS (30000, 0 = never); SESSION_ID, AGENT_GROUP_ID (shown in logs).
  *
  * Exit codes:

@@ -7,7 +7,8 @@
  * 1. While a scripted tool runs, the row holds its name, declared timeout and start time; after
  *    it, all three are NULL ("container_state holds the tool while it runs and is cleared after").
  * 2. A container starts with no tool in flight: a tool left set by a container that died
- *    mid-tool is cleared before the first poll ("clears a tool left by a dead container").
+ *    mid-tool is cleared before the first poll ("… the next container clears it before its first
+ *    poll").
  */
 import type Database from 'better-sqlite3';
 
