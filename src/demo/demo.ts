@@ -137,13 +137,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (tty && statusLine !== '') write(statusLine);
   };
 
+  // Each reply is printed with the address it was delivered to: channel type, platform id, thread.
   const channel = (name: string): ChannelAdapter => ({
     async deliver(msg) {
       const content = msg.content as { text?: unknown };
       const files = msg.files?.map((f) => `${f.filename} (${f.data.length} B)`).join(', ');
-      println(
-        `${stamp()} → ${pad(name, 8)} ${msg.platformId ?? ''}${msg.threadId ? `/${msg.threadId}` : ''}: ${String(content.text ?? '')}${files ? `  [file: ${files}]` : ''}`,
-      );
+      const where = `${pad(msg.channelType ?? '?', 8)} ${pad(msg.platformId ?? '?', 9)} ${msg.threadId === null ? '(no thread)' : `thread ${msg.threadId}`}`;
+      println(`${stamp()} → ${where}: ${String(content.text ?? '')}${files ? `  [file: ${files}]` : ''}`);
       return { platformMessageId: `${name}-${msg.messageId}` };
     },
   });

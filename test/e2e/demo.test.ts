@@ -27,6 +27,10 @@ describe('session-actors demo', () => {
     ]);
     expect(out).toContain('[file: notes.txt (14 B)]');
     expect(out).toContain('[file: itinerary.txt (14 B)]');
+    // The agent-shared session answers each repo in the channel, platform and thread it came from.
+    expect(out).toMatch(/→ github +acme\/api +thread pr-7: echo: review PR 7 please\n/);
+    expect(out).toMatch(/→ github +acme\/web +thread pr-9: echo: and PR 9 in the other repo\n/);
+    expect(out).toMatch(/→ slack +C-general +\(no thread\): echo: second message, same shared session\n/);
     expect(out).toMatch(/\| session +\| mode +\| messages in \| messages out \| container \|/);
     const log = readFileSync(join(dir, 'events.log'), 'utf8')
       .trim()
