@@ -14,13 +14,14 @@
  * 4. A listener that throws never breaks the runtime: it is reported as an `error` event.
  */
 import { EventEmitter } from 'eventemitter3';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { OpResult, SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver } from '../container/driver.js';
 import { Deliverer } from '../delivery/deliverer.js';
 import { consoleAdapter } from '../delivery/console-adapter.js';
 import { RuntimeError, toStorageError } from '../errors.js';
-import { createPaths, type SessionPaths } from '../files/paths.js';
+import { centralDbPath, createPaths, type SessionPaths } from '../files/paths.js';
 import {
   getMessagingGroup,
   getSession,
@@ -28,6 +29,7 @@ import {
   markSessionClosed,
   modeOfSession,
   openCentral,
+  openCentralReadOnly,
   setContainerStatus,
   upsertAgentGroup,
   upsertMessagingGroup,
@@ -39,13 +41,16 @@ import { RECONCILED_REASON, type LogSettings } from '../eventlog/format.js';
 import { Recorder } from '../eventlog/recorder.js';
 import { ActorSystem } from './actor-system.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
+import { CentralWatch, type CentralChange } from './central-watch.js';
 import { CommitTurns } from './commit-turns.js';
 import { LastActive } from './last-active.js';
+import { DataDirLock } from './ownership.js';
 import { ensureSessionFolder, Registry } from './registry.js';
 import { createSessionEnv } from './session-env.js';
 import type { SessionActor } from './session-actor.js';
 import { SessionHost } from './session-host.js';
 import {
+  countMessages,
   readOutboundSnapshot,
   readSweepAcks,
   type MessageCounts,
@@ -143,6 +148,22 @@ function recordingIds(ids: IdSource, recorder: Recorder): IdSource {
   };
 }
 
+/** The methods that change something: an observer (`readOnly: true`) rejects them with READ_ONLY. */
+const WRITES = new Set([
+  'upsertAgentGroup',
+  'upsertMessagingGroup',
+  'resolveSession',
+  'closeSession',
+  'writeMessage',
+  'writeSystemResponse',
+  'writeOutboundDirect',
+  'writeSessionRouting',
+  'clearOutbox',
+  'wake',
+  'stop',
+  'repairSession',
+]);
+
 const noneDriver: ContainerDriver = {
   start: async () => {
     throw new RuntimeError('INVALID_INPUT', "driver 'none' never starts containers");
@@ -172,10 +193,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly counters = { commits: 0, operations: 0 };
   private readonly wakeTimers = new Map<string, unknown>();
   private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
+  private readonly watch: CentralWatch | undefined;
   private closed = false;
 
   /** Use `createRuntime`. */
-  constructor(options: RuntimeOptions, driver: ContainerDriver) {
+  constructor(
+    options: RuntimeOptions,
+    driver: ContainerDriver,
+    private readonly lock: DataDirLock | undefined,
+  ) {
     super();
     this.dataDir = options.dataDir;
     this.clock = options.clock ?? systemClock;
@@ -184,10 +210,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.fallbackChannel = consoleAdapter();
     this.settings = resolveSettings(options);
     this.paths = createPaths(options.dataDir);
-    this.central = openCentral(options.dataDir);
+    const readOnly = this.settings.readOnly;
+    this.central = readOnly ? openCentralReadOnly(options.dataDir) : openCentral(options.dataDir);
     this.lastActive = new LastActive(this.central, (error) => this.report(toStorageError(error, 'last_active')));
     this.recorder =
-      typeof options.eventLog === 'string'
+      typeof options.eventLog === 'string' && !readOnly
         ? new Recorder(options.eventLog, logSettings(this.settings), this.clock.now())
         : undefined;
     const ids = options.ids ?? randomIds(this.clock);
@@ -232,6 +259,35 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       onDelivered: (e) => this.emit('outbound.delivered', e),
       onFailed: (e) => this.emit('outbound.failed', e),
     });
+    this.watch = readOnly
+      ? new CentralWatch(
+          this.central,
+          this.clock,
+          this.settings.pollMs,
+          (change) => this.onCentralChange(change),
+          (error) => this.report(toStorageError(error, 'observer poll')),
+        )
+      : undefined;
+  }
+
+  /** An observer's view of another process's runtime, as events. */
+  private onCentralChange(change: CentralChange): void {
+    switch (change.type) {
+      case 'created':
+        this.emit('session.created', { session: this.rowInfo(change.row) });
+        return;
+      case 'closed':
+        this.emit('session.closed', { sessionId: change.row.id });
+        return;
+      case 'status':
+        this.emit('container.status', {
+          sessionId: change.row.id,
+          from: change.from,
+          to: change.to,
+          reason: 'seen in the central DB',
+        });
+        return;
+    }
   }
 
   /** Repairs missing session folders and reconciles statuses left by a previous process. */
@@ -520,14 +576,29 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The mode the session was resolved in (from its resolution key), if known. */
   sessionMode(sessionId: string): SessionMode | undefined {
     if (this.closed || typeof sessionId !== 'string') return undefined;
-    return modeOfSession(this.central, sessionId);
+    try {
+      return modeOfSession(this.central, sessionId);
+    } catch (error) {
+      // An observer of a directory this runtime never owned may find no session_keys table.
+      if (this.settings.readOnly) return undefined;
+      throw toStorageError(error, 'sessionMode');
+    }
   }
 
   /** Row counts of a session's two DBs, read through its mailbox. */
   messageCounts(sessionId: string): Promise<MessageCounts> {
-    return this.call('messageCounts', [sessionId], () =>
-      this.actorFor(validId(sessionId, 'sessionId')).request<MessageCounts>({ kind: 'counts' }),
-    );
+    return this.call('messageCounts', [sessionId], () => {
+      const id = validId(sessionId, 'sessionId');
+      if (!this.settings.readOnly) return this.actorFor(id).request<MessageCounts>({ kind: 'counts' });
+      // An observer has no mailboxes: it reads both files read-only, never the write lock.
+      const row = this.row(id);
+      return this.storage('messageCounts', () =>
+        countMessages(
+          this.paths.inboundDbPath(row.agent_group_id, id),
+          this.paths.outboundDbPath(row.agent_group_id, id),
+        ),
+      );
+    });
   }
 
   containerStatus(sessionId: string): ContainerStatus {
@@ -547,14 +618,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // Stopping queued sweeps of the claims those containers left: let them commit too.
     await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
     this.closed = true;
+    this.watch?.stop();
     this.deliverer.cancel();
     for (const t of this.wakeTimers.values()) this.clock.clearTimeout(t);
     this.wakeTimers.clear();
     this.host.stopAll();
     this.registry.stop();
     this.system.stop();
-    this.lastActive.flush();
+    if (!this.settings.readOnly) this.lastActive.flush();
     this.central.close();
+    this.lock?.release();
     if (this.recorder !== undefined) {
       this.recorder.record({ k: 'end', digest: digestDataDir(this.dataDir) });
       this.recorder.close();
@@ -574,6 +647,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   private call<T>(method: string, args: unknown[], body: (at: number) => T | Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed'));
+    if (this.settings.readOnly && WRITES.has(method)) {
+      return Promise.reject(
+        new RuntimeError('READ_ONLY', `${method} changes the data directory; this runtime is read-only`),
+      );
+    }
     const at = this.clock.now();
     const recorder = this.recorder;
     const c = recorder?.call(method, args, at);
@@ -767,14 +845,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   ) {
     throw new RuntimeError('INVALID_INPUT', 'createRuntime needs { dataDir }');
   }
-  const driver = await resolveDriver(options.driver ?? 'process');
+  const readOnly = options.readOnly === true;
+  const driver = readOnly ? noneDriver : await resolveDriver(options.driver ?? 'process');
+  if (readOnly && !existsSync(centralDbPath(options.dataDir))) {
+    throw new RuntimeError('STORAGE', `no data directory at ${options.dataDir} (it holds no v2.db)`);
+  }
+  let lock: DataDirLock | undefined;
   let runtime: Runtime;
   try {
-    runtime = new Runtime(options, driver);
+    if (!readOnly) {
+      mkdirSync(options.dataDir, { recursive: true });
+      lock = DataDirLock.acquire(options.dataDir, new Date((options.clock ?? systemClock).now()));
+    }
+    runtime = new Runtime(options, driver, lock);
   } catch (error) {
+    lock?.release();
     throw toStorageError(error, 'createRuntime');
   }
-  runtime.recover();
+  if (!readOnly) runtime.recover();
   return runtime;
 }
 

@@ -31,6 +31,7 @@ import { nextOutboundSeq } from '../store/seq.js';
 import { stmt } from '../store/statements.js';
 import {
   immediateTransaction,
+  readInbound,
   readOutbound,
   withInbound,
   withOutboundWhileStopped,
@@ -339,14 +340,20 @@ export interface MessageCounts {
   failed: number;
 }
 
-function messageCounts(db: Db, env: BatchEnv): MessageCounts {
-  const count = (d: Db, sql: string) => (stmt(d, sql).get() as { n: number }).n;
+const count = (d: Db, sql: string) => (stmt(d, sql).get() as { n: number }).n;
+
+function messageCounts(db: Db, outboundDbPath: string): MessageCounts {
   return {
     messagesIn: count(db, 'SELECT COUNT(*) AS n FROM messages_in'),
-    messagesOut: readOutbound(env.outboundDbPath, (out) => count(out, 'SELECT COUNT(*) AS n FROM messages_out')),
+    messagesOut: readOutbound(outboundDbPath, (out) => count(out, 'SELECT COUNT(*) AS n FROM messages_out')),
     delivered: count(db, "SELECT COUNT(*) AS n FROM delivered WHERE status = 'delivered'"),
     failed: count(db, "SELECT COUNT(*) AS n FROM delivered WHERE status = 'failed'"),
   };
+}
+
+/** Row counts of a session's two DBs, both opened read-only (an observer's way; no write lock). */
+export function countMessages(inboundDbPath: string, outboundDbPath: string): MessageCounts {
+  return readInbound(inboundDbPath, (db) => messageCounts(db, outboundDbPath));
 }
 
 type OpOf<K extends SessionOp['kind']> = Extract<SessionOp, { kind: K }>;
@@ -370,7 +377,7 @@ const handlers: Record<SessionOp['kind'], Handler> = {
   writeOutboundDirect: (db, op, { env, input }) =>
     writeOutboundDirect(db, op as OpOf<'writeOutboundDirect'>, env, input),
   sweep: (db, _op, { mop, env, input, at }) => sweep(db, mop, env, input, at),
-  counts: (db, _op, { env, mop }) => env.outside.observed(mop, () => messageCounts(db, env)),
+  counts: (db, _op, { env, mop }) => env.outside.observed(mop, () => messageCounts(db, env.outboundDbPath)),
   barrier: () => undefined,
 };
 

@@ -138,6 +138,21 @@ export function openCentral(dataDir: string): Db {
 }
 
 /**
+ * Opens an existing central DB read-only, creating nothing (SQLite may add the `-wal`/`-shm`
+ * files a WAL database needs for reading). Throws when there is no `v2.db`.
+ */
+export function openCentralReadOnly(dataDir: string): Db {
+  const db = new Database(centralDbPath(dataDir), { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
  * Gives every active session without a key row one, oldest first, so that an existing data
  * directory resolves to the sessions it already has. The mode is inferred: a session with a
  * thread is `per-thread`, one without is `shared` (an `agent-shared` anchor cannot be told apart
