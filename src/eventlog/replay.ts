@@ -50,16 +50,8 @@ import {
 } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
 import { digestDataDir } from './digest.js';
-import {
-  LOG_FORMAT,
-  LOG_VERSION,
-  RECONCILED_REASON,
-  toLogJSON,
-  type LogHeader,
-  type LogRecord,
-  type Transition,
-} from './format.js';
-import { readLog } from './read-log.js';
+import { RECONCILED_REASON, toLogJSON, type LogHeader, type LogRecord, type Transition } from './format.js';
+import { readLog, type LogSource } from './read-log.js';
 import { summarizeResult } from './recorder.js';
 
 export interface Divergence {
@@ -517,12 +509,14 @@ function assertFreshDir(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true });
 }
 
-/** Replays the log at `logPath` into `options.dataDir` (which must be empty). */
-export async function replayLog(logPath: string, options: ReplayOptions): Promise<ReplayResult> {
-  const { header, records } = readLog(logPath);
-  if (header.format !== LOG_FORMAT || header.version !== LOG_VERSION) {
-    throw new RuntimeError('INVALID_INPUT', `${logPath}: not a ${LOG_FORMAT} v${LOG_VERSION} log`);
-  }
+/**
+ * Replays an event log (a path, the log's text, or an iterable of records: see `readLog`) into
+ * `options.dataDir`, which must be missing or empty. Rejects with `INVALID_INPUT` for a log that
+ * cannot be read or a data directory that is not empty; a replay that differs from the recorded
+ * run resolves with `divergence` set.
+ */
+export async function replayLog(log: LogSource, options: ReplayOptions): Promise<ReplayResult> {
+  const { header, records } = await readLog(log);
   assertFreshDir(options.dataDir);
   const replayer = new Replayer(options.dataDir, header);
   let divergence: Divergence | null = null;

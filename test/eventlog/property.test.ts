@@ -21,7 +21,7 @@ import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { nextOddAbove, pickDueBatch, replyIdFor, type CandidateRow } from '../../src/container/agent/agent.js';
 import { digestDataDir } from '../../src/eventlog/digest.js';
-import type { Transition } from '../../src/eventlog/format.js';
+import type { LogRecord, Transition } from '../../src/eventlog/format.js';
 import { readLog } from '../../src/eventlog/read-log.js';
 import { replayLog } from '../../src/eventlog/replay.js';
 import { sequentialIds } from '../../src/runtime/clock.js';
@@ -466,7 +466,7 @@ type Coverage = Record<
   number
 >;
 
-function observe(coverage: Coverage, records: ReturnType<typeof readLog>['records']): void {
+function observe(coverage: Coverage, records: LogRecord[]): void {
   for (const r of records) {
     if (r.k === 'passivate') coverage.passivations++;
     if (r.k === 'ret' && !r.ok) coverage.rejections++;
