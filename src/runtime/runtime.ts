@@ -187,13 +187,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly supervisor: Supervisor;
   private readonly deliverer: Deliverer;
   private readonly turns = new CommitTurns();
-  private readonly closing = new Map<string, Promise<void>>();
+  /** closeSession calls in flight, by session. */
+  private readonly sessionClosings = new Map<string, Promise<void>>();
   private readonly recorder: Recorder | undefined;
   private readonly lastActive: LastActive;
   private readonly counters = { commits: 0, operations: 0 };
   private readonly wakeTimers = new Map<string, unknown>();
   private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
   private readonly watch: CentralWatch | undefined;
+  /** Set when close() begins: new calls reject RUNTIME_CLOSED from then on. */
+  private closing: Promise<void> | undefined;
+  /** Set when close() has stopped every part. */
   private closed = false;
 
   /** Use `createRuntime`. */
@@ -421,19 +425,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const row = this.row(id);
       if (row.status === 'closed') return;
       // A second close while one runs waits for it: a session is closed once.
-      const running = this.closing.get(id);
+      const running = this.sessionClosings.get(id);
       if (running !== undefined) return running;
-      const closing = this.closeNow(row);
-      this.closing.set(id, closing);
+      const closing = this.closeSessionNow(row);
+      this.sessionClosings.set(id, closing);
       try {
         await closing;
       } finally {
-        this.closing.delete(id);
+        this.sessionClosings.delete(id);
       }
     });
   }
 
-  private async closeNow(row: SessionRow): Promise<void> {
+  private async closeSessionNow(row: SessionRow): Promise<void> {
     const id = row.id;
     const actor = this.activate(row);
     await actor.request({ kind: 'barrier' });
@@ -609,14 +613,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return row.container_status;
   }
 
-  /** Drains every mailbox, stops containers and closes the central DB. Later calls reject. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Drains every mailbox, stops containers, closes the central DB and releases the data directory.
+   * Calls made from now on reject RUNTIME_CLOSED; every call in flight settles: resolved (and
+   * durable), or rejected with RUNTIME_CLOSED. Later calls of close() wait for the first.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    // A closeSession in flight owns its session's last steps: let it finish them.
+    await Promise.allSettled([...this.sessionClosings.values()]);
     const actors = this.host.all();
     await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
     await Promise.allSettled(actors.map((a) => this.supervisor.stop(a, 'runtime closing')));
     // Stopping queued sweeps of the claims those containers left: let them commit too.
-    await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
+    await Promise.allSettled(this.host.all().map((a) => a.request({ kind: 'barrier' })));
     this.closed = true;
     this.watch?.stop();
     this.deliverer.cancel();
@@ -646,7 +660,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * outcome in the event log, and a rejection (never a throw) for any failure.
    */
   private call<T>(method: string, args: unknown[], body: (at: number) => T | Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed'));
+    if (this.closing !== undefined) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed'));
     if (this.settings.readOnly && WRITES.has(method)) {
       return Promise.reject(
         new RuntimeError('READ_ONLY', `${method} changes the data directory; this runtime is read-only`),

@@ -146,7 +146,15 @@ export class SessionActor {
 
   /** Resolves once the container phase satisfies `done` (checked now and on every change). */
   async untilPhase(done: (phase: ContainerPhase) => boolean): Promise<void> {
-    await waitFor(this.actor, (snapshot) => done(snapshot.context.phase));
+    try {
+      await waitFor(this.actor, (snapshot) => done(snapshot.context.phase));
+    } catch (error) {
+      // The actor was stopped (the runtime closed) before the phase came.
+      if (this.actor.getSnapshot().status === 'stopped') {
+        throw new RuntimeError('RUNTIME_CLOSED', `session ${this.id} was stopped`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   get status(): ContainerStatus {

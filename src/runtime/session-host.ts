@@ -17,6 +17,7 @@ import {
   type SessionEmitted,
   type StartOutput,
 } from '../../machines/session.machine.js';
+import { RuntimeError } from '../errors.js';
 import type { ActorSystem } from './actor-system.js';
 import type { Clock } from './clock.js';
 import type { CommitTurns } from './commit-turns.js';
@@ -44,6 +45,7 @@ export class SessionHost {
   private readonly live = new Map<string, SessionActor>();
   private readonly byRef = new WeakMap<object, SessionActor>();
   private readonly machine;
+  private stopped = false;
 
   constructor(private readonly deps: SessionHostDeps) {
     const { clock, turns } = deps;
@@ -100,6 +102,7 @@ export class SessionHost {
   activate(sessionId: string, agentGroupId: string): SessionActor {
     const existing = this.live.get(sessionId);
     if (existing !== undefined) return existing;
+    if (this.stopped) throw new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed');
     const { settings } = this.deps;
     this.deps.recorder?.record({ k: 'activate', s: sessionId, ag: agentGroupId });
     const actor = new SessionActor({
@@ -133,7 +136,9 @@ export class SessionHost {
     this.deps.recorder?.record({ k: 'passivate', s: sessionId });
   }
 
+  /** Stops every live actor (their pending operations reject RUNTIME_CLOSED); none is created after. */
   stopAll(): void {
+    this.stopped = true;
     for (const actor of this.live.values()) actor.stop();
     this.live.clear();
   }

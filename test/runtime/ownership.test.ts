@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ const worker = fileURLToPath(new URL('../fixtures/owner-worker.ts', import.meta.
 function startWorker(dataDir: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', worker, dataDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
-  }) as ChildProcessWithoutNullStreams;
+  });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
