@@ -44,6 +44,7 @@ import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './cloc
 import { CentralWatch, type CentralChange } from './central-watch.js';
 import { CommitTurns } from './commit-turns.js';
 import { LastActive } from './last-active.js';
+import { readArgs } from './arguments.js';
 import { DataDirLock } from './ownership.js';
 import { ensureSessionFolder, Registry } from './registry.js';
 import { createSessionEnv } from './session-env.js';
@@ -146,6 +147,21 @@ function recordingIds(ids: IdSource, recorder: Recorder): IdSource {
       return v;
     },
   };
+}
+
+/** A `listSessions` filter as plain strings, or undefined when it can match nothing. */
+function readFilter(filter: unknown): { agentGroupId?: string; status?: string } | undefined {
+  if (filter === undefined || filter === null) return {};
+  if (typeof filter !== 'object') return undefined;
+  try {
+    const { agentGroupId, status } = filter as Record<string, unknown>;
+    if (agentGroupId !== undefined && typeof agentGroupId !== 'string') return undefined;
+    if (status !== undefined && status !== 'active' && status !== 'closed') return undefined;
+    return { agentGroupId, status };
+  } catch {
+    // A getter or Proxy of the caller's threw while we read the filter: it matches nothing.
+    return undefined;
+  }
 }
 
 /** The methods that change something: an observer (`readOnly: true`) rejects them with READ_ONLY. */
@@ -350,7 +366,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   upsertAgentGroup(group: { id: string; name: string; folder?: string; agentProvider?: string | null }): Promise<void> {
     return this.call('upsertAgentGroup', [group], (at) => {
-      const g = parseAgentGroup(group);
+      const g = readArgs('upsertAgentGroup', () => parseAgentGroup(group));
       this.storage('upsertAgentGroup', () =>
         upsertAgentGroup(this.central, {
           id: g.id,
@@ -371,7 +387,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     isGroup?: boolean;
   }): Promise<void> {
     return this.call('upsertMessagingGroup', [group], (at) => {
-      const g = parseMessagingGroup(group);
+      const g = readArgs('upsertMessagingGroup', () => parseMessagingGroup(group));
       this.storage('upsertMessagingGroup', () =>
         upsertMessagingGroup(this.central, {
           id: g.id,
@@ -395,7 +411,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     mode: SessionMode;
   }): Promise<ResolveResult> {
     return this.call('resolveSession', [args], async (at) => {
-      const input = parseResolve(args);
+      const input = readArgs('resolveSession', () => parseResolve(args));
       const outcome = await this.registry.resolve({ ...input, at }).catch((error: unknown) => {
         throw toStorageError(error, 'resolveSession');
       });
@@ -409,14 +425,23 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
+  /** The session, or undefined for an unknown or invalid id. Never throws. */
   getSession(sessionId: string): SessionInfo | undefined {
     if (this.closed || typeof sessionId !== 'string') return undefined;
-    return this.info(sessionId);
+    return this.read(undefined, () => this.info(sessionId));
   }
 
-  listSessions(filter: { agentGroupId?: string; status?: 'active' | 'closed' } = {}): SessionInfo[] {
+  /**
+   * Sessions in creation order, optionally of one agent group and/or status. A filter that is not
+   * an object, or whose fields are not strings, matches nothing. Never throws.
+   */
+  listSessions(filter: { agentGroupId?: string; status?: 'active' | 'closed' } | null = {}): SessionInfo[] {
     if (this.closed) return [];
-    return listSessions(this.central, filter).map((row) => this.rowInfo(row));
+    return this.read([], () => {
+      const f = readFilter(filter);
+      if (f === undefined) return [];
+      return listSessions(this.central, f).map((row) => this.rowInfo(row));
+    });
   }
 
   closeSession(sessionId: string): Promise<void> {
@@ -457,7 +482,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // Not an async body: the hot path keeps one promise and no suspended frame per queued write.
     return this.call('writeMessage', [sessionId, message], (at) => {
       const id = validId(sessionId, 'sessionId');
-      const msg = parseInboundMessage(message, this.settings.maxMessageBytes);
+      const msg = readArgs('writeMessage', () => parseInboundMessage(message, this.settings.maxMessageBytes));
       const actor = this.activeActor(id);
       return actor
         .request<{ seq: number; duplicate: boolean }>({ kind: 'writeMessage', message: msg, at })
@@ -481,7 +506,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const sid = validId(sessionId, 'sessionId');
       const questionId = parseText(requestId, 'requestId');
       const st = parseText(status, 'status');
-      const content = JSON.stringify({ type: 'question_response', questionId, status: st, result: result ?? null });
+      const content = readArgs('writeSystemResponse', () =>
+        JSON.stringify({ type: 'question_response', questionId, status: st, result: result ?? null }),
+      );
       if (content === undefined) throw new RuntimeError('INVALID_INPUT', 'result must be JSON-serialisable');
       const id = this.ids.next('sys');
       const { seq } = await this.writeMessage(sid, {
@@ -497,7 +524,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   writeOutboundDirect(sessionId: string, message: OutboundDirectMessage): Promise<void> {
     return this.call('writeOutboundDirect', [sessionId, message], async (at) => {
       const id = validId(sessionId, 'sessionId');
-      const msg = parseOutboundDirect(message, this.settings.maxMessageBytes);
+      const msg = readArgs('writeOutboundDirect', () => parseOutboundDirect(message, this.settings.maxMessageBytes));
       const actor = this.activeActor(id);
       await actor.request(
         { kind: 'writeOutboundDirect', message: msg, timestamp: new Date(at).toISOString() },
@@ -524,7 +551,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.call('readOutboxFiles', [sessionId, messageId, filenames], () => {
       const id = validId(sessionId, 'sessionId');
       const mid = validId(messageId, 'messageId');
-      const names = parseFilenames(filenames);
+      const names = readArgs('readOutboxFiles', () => parseFilenames(filenames));
       return this.actorFor(id).request<{ filename: string; data: Buffer }[] | undefined>({
         kind: 'readOutbox',
         messageId: mid,
@@ -580,13 +607,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The mode the session was resolved in (from its resolution key), if known. */
   sessionMode(sessionId: string): SessionMode | undefined {
     if (this.closed || typeof sessionId !== 'string') return undefined;
-    try {
-      return modeOfSession(this.central, sessionId);
-    } catch (error) {
-      // An observer of a directory this runtime never owned may find no session_keys table.
-      if (this.settings.readOnly) return undefined;
-      throw toStorageError(error, 'sessionMode');
-    }
+    // An observer of a directory this runtime never owned may find no session_keys table.
+    return this.read(undefined, () => modeOfSession(this.central, sessionId), !this.settings.readOnly);
   }
 
   /** Row counts of a session's two DBs, read through its mailbox. */
@@ -605,12 +627,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
+  /**
+   * The container status of a session. No container runs for an unknown or invalid id, so it is
+   * `stopped`. Never throws.
+   */
   containerStatus(sessionId: string): ContainerStatus {
-    const actor = typeof sessionId === 'string' ? this.host.get(sessionId) : undefined;
+    if (typeof sessionId !== 'string') return 'stopped';
+    const actor = this.host.get(sessionId);
     if (actor !== undefined) return actor.status;
-    const row = typeof sessionId === 'string' ? getSession(this.central, sessionId) : undefined;
-    if (row === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${String(sessionId)} does not exist`);
-    return row.container_status;
+    if (this.closed) return 'stopped';
+    return this.read('stopped', () => getSession(this.central, sessionId)?.container_status ?? 'stopped');
   }
 
   /**
@@ -668,7 +694,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     const at = this.clock.now();
     const recorder = this.recorder;
-    const c = recorder?.call(method, args, at);
+    let c: number | undefined;
+    try {
+      c = recorder?.call(method, args, at);
+    } catch (error) {
+      // Serialising the arguments ran a getter of the caller's that threw: bad input, not logged.
+      return Promise.reject(
+        new RuntimeError('INVALID_INPUT', `${method}: reading the arguments threw`, { cause: error }),
+      );
+    }
     const result = guarded(() => body(at));
     if (recorder === undefined || c === undefined) return result;
     return result.then(
@@ -682,6 +716,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         throw error;
       },
     );
+  }
+
+  /** A synchronous read that never throws: a failure is reported and `fallback` returned. */
+  private read<T>(fallback: T, fn: () => T, reportFailure = true): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (reportFailure) this.report(toStorageError(error, 'read'));
+      return fallback;
+    }
   }
 
   private storage<T>(what: string, fn: () => T): T {
@@ -699,7 +743,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private row(sessionId: string): SessionRow {
-    const row = getSession(this.central, sessionId);
+    const row = this.storage('session lookup', () => getSession(this.central, sessionId));
     if (row === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} does not exist`);
     return row;
   }

@@ -163,7 +163,8 @@ describe('input validation at the boundary', () => {
     const { rt } = await testRuntime(dataDir);
     await expect(rt.writeMessage('sess-missing', chat('m1', 'x'))).rejects.toMatchObject({ code: 'UNKNOWN_SESSION' });
     await expect(rt.wake('sess-missing')).rejects.toMatchObject({ code: 'UNKNOWN_SESSION' });
-    expect(() => rt.containerStatus('sess-missing')).toThrow(RuntimeError);
+    // No container runs for an unknown session: `stopped`, never a throw.
+    expect(rt.containerStatus('sess-missing')).toBe('stopped');
     expect(existsSync(join(dataDir, 'v2-sessions'))).toBe(false);
     await rt.close();
   });
@@ -233,5 +234,109 @@ describe('parseInboundMessage', () => {
       1024,
     );
     expect(parsed).not.toHaveProperty('extra');
+  });
+});
+
+describe('the API contract holds for every input', () => {
+  it('synchronous methods never throw, whatever they are given', async () => {
+    const { rt } = await testRuntime(tmp());
+    const { session } = await rt.resolveSession({
+      agentGroupId: 'ag-main',
+      messagingGroupId: 'mg-slack',
+      threadId: null,
+      mode: 'shared',
+    });
+    const hostile: unknown[] = [
+      null,
+      undefined,
+      42,
+      Object.create(null),
+      new Proxy(
+        {},
+        {
+          get: () => {
+            throw new Error('trap');
+          },
+          has: () => {
+            throw new Error('trap');
+          },
+        },
+      ),
+      { agentGroupId: 7 },
+      { status: 'nope' },
+      {
+        get agentGroupId(): string {
+          throw new Error('getter');
+        },
+      },
+    ];
+    for (const value of hostile) {
+      const v = value as never;
+      expect(() => rt.getSession(v)).not.toThrow();
+      expect(() => rt.sessionMode(v)).not.toThrow();
+      expect(() => rt.containerStatus(v)).not.toThrow();
+      expect(() => rt.listSessions(v)).not.toThrow();
+    }
+    expect(rt.listSessions(null)).toHaveLength(1);
+    expect(rt.listSessions({ agentGroupId: 7 } as never)).toEqual([]);
+    expect(rt.containerStatus(Object.create(null) as never)).toBe('stopped');
+    expect(rt.getSession(session.id)?.id).toBe(session.id);
+    await rt.close();
+  });
+
+  it("turns a caller's own exception while reading its arguments into INVALID_INPUT with the original as cause", async () => {
+    for (const eventLog of [false, true]) {
+      const dir = tmp();
+      const { rt } = await testRuntime(dir, eventLog ? { eventLog: join(dir, 'log.jsonl') } : {});
+      const { session } = await rt.resolveSession({
+        agentGroupId: 'ag-main',
+        messagingGroupId: 'mg-slack',
+        threadId: null,
+        mode: 'shared',
+      });
+      const boom = new Error('boom');
+      const throwing = new Proxy(
+        { id: 'm1', kind: 'chat', timestamp: 'T', content: '{}' },
+        {
+          get() {
+            throw boom;
+          },
+          ownKeys() {
+            throw boom;
+          },
+        },
+      );
+      const getter = {
+        id: 'm1',
+        kind: 'chat',
+        timestamp: 'T',
+        get content(): string {
+          throw boom;
+        },
+      };
+      const calls: [string, () => Promise<unknown>][] = [
+        ['writeMessage proxy', () => rt.writeMessage(session.id, throwing as never)],
+        ['writeMessage getter', () => rt.writeMessage(session.id, getter as never)],
+        ['resolveSession', () => rt.resolveSession(throwing as never)],
+        ['upsertAgentGroup', () => rt.upsertAgentGroup(throwing as never)],
+        ['upsertMessagingGroup', () => rt.upsertMessagingGroup(throwing as never)],
+        ['writeOutboundDirect', () => rt.writeOutboundDirect(session.id, throwing as never)],
+        ['writeSystemResponse', () => rt.writeSystemResponse(session.id, 'q', 'ok', getter)],
+        ['readOutboxFiles', () => rt.readOutboxFiles(session.id, 'm1', throwing as never)],
+      ];
+      for (const [name, call] of calls) {
+        let result: Promise<unknown>;
+        expect(() => (result = call()), name).not.toThrow();
+        const error = await result!.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, name).toBeInstanceOf(RuntimeError);
+        expect(error, name).toMatchObject({ code: 'INVALID_INPUT' });
+        expect((error as Error).cause, name).toBe(boom);
+      }
+      await expect(rt.writeMessage(session.id, chat('m-ok', 'fine'))).resolves.toMatchObject({ seq: 2 });
+      await rt.close();
+    }
   });
 });
