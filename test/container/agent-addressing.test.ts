@@ -117,7 +117,9 @@ describe('reference agent reply addressing', () => {
       ['api-1', 'github', 'acme/api', 'pr-7'],
       ['web-1', 'github', 'acme/web', 'pr-9'],
     ]);
-    // One claim for both, each message shown with the destination it came from.
+    // One claim for both, each message shown with the destination it came from. Log lines travel
+    // through a pipe: wait for the turn's last line, which follows its claim line.
+    await waitFor(() => lines.some((l) => l.includes('answered')), 'turn logged');
     expect(lines.filter((l) => l.includes('claimed'))).toEqual([
       expect.stringContaining('claimed api-1 (from acme-api), web-1 (from acme-web)'),
     ]);
@@ -142,6 +144,7 @@ describe('reference agent reply addressing', () => {
       ['web-1', 'github', 'acme/web', 'pr-9'],
       ['api-3', 'github', 'acme/api', 'pr-8'],
     ]);
+    await waitFor(() => lines.filter((l) => l.includes('answered')).length === 2, 'two turns logged');
     expect(lines.filter((l) => l.includes('claimed'))).toHaveLength(2);
   });
 

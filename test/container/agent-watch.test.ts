@@ -128,6 +128,7 @@ describe('reference agent with the inbound watch', () => {
       // Bounded well below the poll interval: only the watch can answer in time.
       await waitFor(() => s.outbound().some((r) => r.in_reply_to === id), `reply to ${id}`, { timeoutMs: 5000 });
     }
+    await waitFor(() => lines.filter((l) => l.includes('answered')).length === 3, 'three turns logged');
     expect(lines.filter((l) => l.includes('polling only'))).toEqual([]);
   });
 
