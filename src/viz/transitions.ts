@@ -6,6 +6,9 @@
  *    sorted: the order of guarded alternatives for one event is part of their meaning.
  * 2. Only names are read (guards, actions, delays, invoked sources); nothing is called, so a
  *    machine with I/O in its implementations can be described safely.
+ * 3. `internal` follows XState v5's own rule: a transition without `reenter: true` whose targets
+ *    are all the source itself or its descendants (or that has none) never exits the source, so
+ *    its entry and exit actions do not run (test/viz/json.test.ts).
  */
 import type { AnyStateNode } from 'xstate';
 
@@ -22,6 +25,12 @@ export interface TransitionInfo {
   targets: string[];
   guard: string | null;
   reenter: boolean;
+  /**
+   * True when taking it never exits the source state (no target, or only the source or its
+   * descendants without `reenter`): drawn inside the state, not as an edge. A re-entering
+   * self-transition (`reenter: true`) exits and enters the source again and is not internal.
+   */
+  internal: boolean;
   actions: string[];
   /** The delay of an `after` transition: a named delay or milliseconds. */
   delay: string | number | null;
@@ -104,13 +113,20 @@ export function describeTransitions(node: AnyStateNode): TransitionInfo[] {
       kind = 'stateDone';
       base = 'onDone';
     }
-    for (const t of definitions) out.push(info(kind, eventType, base, delay, t));
+    for (const t of definitions) out.push(info(node, kind, eventType, base, delay, t));
   }
-  for (const t of node.always ?? []) out.push(info('always', '', 'always', null, t));
+  for (const t of node.always ?? []) out.push(info(node, 'always', '', 'always', null, t));
   return out;
 }
 
+/** Whether `node` is `ancestor` itself or lies inside it. */
+function isWithin(node: AnyStateNode, ancestor: AnyStateNode): boolean {
+  for (let n: AnyStateNode | undefined = node; n !== undefined; n = n.parent) if (n === ancestor) return true;
+  return false;
+}
+
 function info(
+  source: AnyStateNode,
   kind: TransitionKind,
   event: string,
   base: string,
@@ -118,13 +134,16 @@ function info(
   t: { target?: readonly AnyStateNode[] | undefined; guard?: unknown; reenter?: boolean; actions?: unknown },
 ): TransitionInfo {
   const guard = guardLabel(t.guard);
+  const targets = t.target ?? [];
+  const reenter = t.reenter === true;
   return {
     kind,
     event,
     label: guard === null ? base : `${base} [${guard}]`,
-    targets: (t.target ?? []).map((target) => target.id),
+    targets: targets.map((target) => target.id),
     guard,
-    reenter: t.reenter === true,
+    reenter,
+    internal: targets.length === 0 || (!reenter && targets.every((target) => isWithin(target, source))),
     actions: asArray(t.actions).map(actionLabel),
     delay,
   };

@@ -48,6 +48,7 @@ describe('toJSON', () => {
       targets: [],
       guard: 'isStoppedPhase',
       reenter: false,
+      internal: true,
       actions: ['requestWake'],
       delay: null,
     });
@@ -59,6 +60,7 @@ describe('toJSON', () => {
         targets: ['session.container.starting'],
         guard: 'canStart',
         reenter: false,
+        internal: false,
         actions: [],
         delay: null,
       },
@@ -81,5 +83,24 @@ describe('toJSON', () => {
     // the raise/cancel XState adds for `after` are not listed as written actions
     expect(idle.entry).toEqual(['changePhase']);
     expect(idle.exit).toEqual([]);
+  });
+
+  it('marks internal transitions as XState v5 takes them: targetless, or to self without reenter', () => {
+    const kinds = (id: string) => find(sessionMachine, id).transitions.map((t) => [t.label, t.internal]);
+    expect(kinds('session.poller.polling')).toEqual([
+      ['after(pollMs) [containerLive]', false], // reenter: true
+      ['after(pollMs)', false],
+    ]);
+    expect(kinds('session.mailbox.idle')).toEqual([
+      ['mailbox.enqueue [carriesTurn]', false],
+      ['session.quietCheck', false], // reenter: true
+      ['after(passivateMs) [containerStopped]', true], // no target
+      ['always [hasQueued]', false],
+    ]);
+    // `onError: 'r1'` inside r1 targets itself without reenter: r1 is not exited.
+    expect(find(oddMachine, 'odd-machine.split.right.r1').transitions.map((t) => [t.label, t.internal])).toEqual([
+      ['onDone(inline)', false],
+      ['onError(inline)', true],
+    ]);
   });
 });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { registryMachine, sessionMachine } from '../../machines/index.js';
 import { toMermaid } from '../../src/viz/index.js';
+import { LEGEND_INTERNAL, LEGEND_REENTER } from '../../src/viz/mermaid.js';
+import { describeTransitions } from '../../src/viz/transitions.js';
 import { allStateNodes, oddMachine } from './fixtures.js';
 
 const ID = '[A-Za-z0-9_]+';
@@ -12,6 +14,7 @@ const LINE_FORMS: RegExp[] = [
   /^\}$/,
   /^--$/,
   new RegExp(`^${ID} --> (${ID}|\\[\\*\\])( : [^:;#\\n]+)?$`),
+  new RegExp(`^note right of ${ID}$`),
 ];
 
 interface Parsed {
@@ -20,6 +23,9 @@ interface Parsed {
   /** Composite id → number of `--` separators directly inside it. */
   separators: Map<string, number>;
   edges: { from: string; to: string; label: string }[];
+  /** Legend entries under each heading of the note, without the bullet. */
+  internal: string[];
+  reentering: string[];
 }
 
 /**
@@ -31,9 +37,31 @@ function parseMermaid(text: string): Parsed {
   const lines = text.trimEnd().split('\n');
   expect(lines[0]).toBe('stateDiagram-v2');
   const stack: string[] = [];
-  const parsed: Parsed = { declared: new Set(), referenced: new Set(), separators: new Map(), edges: [] };
+  const parsed: Parsed = {
+    declared: new Set(),
+    referenced: new Set(),
+    separators: new Map(),
+    edges: [],
+    internal: [],
+    reentering: [],
+  };
+  let note: string[] | null = null;
   for (const raw of lines.slice(1)) {
     const line = raw.trim();
+    if (note !== null) {
+      if (line === 'end note') note = null;
+      else if (line === LEGEND_INTERNAL) note = parsed.internal;
+      else if (line === LEGEND_REENTER) note = parsed.reentering;
+      else {
+        expect(line.startsWith('• '), `legend entry without a bullet: ${raw}`).toBe(true);
+        note.push(line.slice(2));
+      }
+      continue;
+    }
+    if (line.startsWith('note right of ')) {
+      note = [];
+      continue;
+    }
     expect(
       LINE_FORMS.some((form) => form.test(line)),
       `unexpected line: ${raw}`,
@@ -57,9 +85,16 @@ function parseMermaid(text: string): Parsed {
     }
   }
   expect(stack, 'unclosed state {').toEqual([]);
+  expect(note, 'unclosed note').toBeNull();
   for (const id of parsed.referenced) expect(parsed.declared, `${id} is used but never declared`).toContain(id);
   return parsed;
 }
+
+const MACHINES = [
+  ['session', sessionMachine],
+  ['registry', registryMachine],
+  ['odd', oddMachine],
+] as [string, AnyStateMachine][];
 
 const mermaidId = (node: AnyStateNode) => node.id.replace(/[^A-Za-z0-9_]/g, '_');
 const hasEdge = (p: Parsed, from: string, to: string, label: string) =>
@@ -86,16 +121,70 @@ describe('toMermaid', () => {
     expect(body.slice(cut)).toContain('state session_poller {');
   });
 
-  it('draws how stopped is left: container.wake (accepted at the root) and always [canStart] to starting', () => {
+  it('draws how stopped is left: container.wake (internal, at the root, in the legend) and always [canStart] to starting', () => {
     const p = parseMermaid(toMermaid(sessionMachine));
-    expect(hasEdge(p, 'session', 'session', 'container.wake [isStoppedPhase]')).toBe(true);
+    expect(p.internal).toContain('session: container.wake [isStoppedPhase] / requestWake');
     expect(hasEdge(p, 'session_container_stopped', 'session_container_starting', 'always [canStart]')).toBe(true);
+  });
+
+  it.each(MACHINES)('draws no self-loop in the %s machine: every edge joins two different states', (_name, machine) => {
+    const p = parseMermaid(toMermaid(machine));
+    for (const e of p.edges) expect(e.from, `${e.from} --> ${e.to} : ${e.label}`).not.toBe(e.to);
+  });
+
+  it.each(MACHINES)(
+    'shows every transition of the %s machine exactly once: as an edge or a legend entry',
+    (_name, machine) => {
+      const p = parseMermaid(toMermaid(machine));
+      const root = machine.root as AnyStateNode;
+      const path = (node: AnyStateNode) => (node === root ? root.id : node.id.slice(root.id.length + 1));
+      const byId = new Map(allStateNodes(machine).map((node) => [node.id, node] as const));
+      const expectedEdges: string[] = [];
+      const expectedLegend: string[] = [];
+      for (const node of allStateNodes(machine)) {
+        for (const t of describeTransitions(node)) {
+          const drawn = t.targets.filter((target) => target !== node.id && !t.internal);
+          if (drawn.length > 0) {
+            for (const target of drawn)
+              expectedEdges.push(
+                `${mermaidId(node)} ${mermaidId(byId.get(target)!)} ${t.label.replace(/[:;]/g, ' ').replace(/\s+/g, ' ')}`,
+              );
+          } else {
+            expectedLegend.push(`${path(node)}: ${t.label}`);
+          }
+        }
+      }
+      const uniqueIds = new Set(allStateNodes(machine).map(mermaidId)).size === allStateNodes(machine).length;
+      if (uniqueIds) {
+        expect(
+          p.edges.filter((e) => e.to !== '[*]' && e.from !== '[*]').map((e) => `${e.from} ${e.to} ${e.label}`),
+        ).toEqual(expectedEdges);
+      } else {
+        expect(p.edges.filter((e) => e.to !== '[*]' && e.from !== '[*]')).toHaveLength(expectedEdges.length);
+      }
+      const legend = [...p.internal, ...p.reentering].map((entry) => entry.replace(/ (\/|->) .*$/, ''));
+      expect(legend.sort()).toEqual(expectedLegend.sort());
+    },
+  );
+
+  it('tells internal transitions from re-entering ones', () => {
+    const p = parseMermaid(toMermaid(sessionMachine));
+    expect(p.internal).toEqual([
+      'session: mailbox.enqueue / enqueue',
+      'session: container.wake [isStoppedPhase] / requestWake',
+      'session: session.close / markClosed',
+      'container.starting: container.stop / requestStop, noteReason',
+      'container.starting: container.wake [notClosed] / cancelStopRequest',
+      'container.stopping: onError(stopContainer) / reportStopFailed',
+      'mailbox.idle: after(passivateMs) [containerStopped] / requestPassivation',
+    ]);
+    expect(p.reentering).toEqual(['poller.polling: after(pollMs) [containerLive]', 'mailbox.idle: session.quietCheck']);
   });
 
   it('labels delays, invoke outcomes and guards', () => {
     const p = parseMermaid(toMermaid(sessionMachine));
     expect(hasEdge(p, 'session_container_idle', 'session_container_stopping', 'after(idleStopMs)')).toBe(true);
-    expect(hasEdge(p, 'session_poller_polling', 'session_poller_polling', 'after(pollMs) [containerLive]')).toBe(true);
+    expect(p.reentering).toContain('poller.polling: after(pollMs) [containerLive]');
     expect(
       hasEdge(p, 'session_container_starting', 'session_container_stopping', 'onDone(startContainer) [stopRequested]'),
     ).toBe(true);
@@ -119,11 +208,7 @@ describe('toMermaid', () => {
     }
   });
 
-  it.each([
-    ['session', sessionMachine],
-    ['registry', registryMachine],
-    ['odd', oddMachine],
-  ] as [string, AnyStateMachine][])('is stable: the %s machine gives the same text twice', (_name, machine) => {
+  it.each(MACHINES)('is stable: the %s machine gives the same text twice', (_name, machine) => {
     expect(toMermaid(machine)).toBe(toMermaid(machine));
   });
 
@@ -131,7 +216,7 @@ describe('toMermaid', () => {
     const p = parseMermaid(toMermaid(registryMachine));
     expect(hasEdge(p, 'registry_ready', 'registry_resolving', 'always [hasQueued]')).toBe(true);
     expect(hasEdge(p, 'registry_resolving', 'registry_ready', 'onError(resolveSession)')).toBe(true);
-    expect(hasEdge(p, 'registry', 'registry', 'registry.resolve')).toBe(true);
+    expect(p.internal).toEqual(['registry: registry.resolve / enqueue']);
   });
 
   it('handles any machine: sanitised unique ids, final and history states, numeric delays, guard combinators', () => {
@@ -148,6 +233,8 @@ describe('toMermaid', () => {
     expect(hasEdge(p, 'odd_machine_first_step', 'odd_machine_done', 'go later [inline]')).toBe(true);
     expect(hasEdge(p, 'odd_machine_split_right_r1', 'odd_machine_split_right_r2', 'onDone(inline)')).toBe(true);
     expect(hasEdge(p, 'odd_machine_split', 'odd_machine_done', 'onDone')).toBe(true);
+    // A self-target without `reenter` is internal in XState v5 (the state is not exited).
+    expect(p.internal).toEqual(['split.right.r1: onError(inline)']);
     expect(hasEdge(p, 'odd_machine_done', '[*]', '')).toBe(true);
   });
 });
