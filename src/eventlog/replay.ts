@@ -14,7 +14,6 @@
  *    recorded; rejected calls are validated again and must fail with the same code.
  * 4. The first difference — a result, a transition, the final digest — is reported with its line.
  */
-import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
 import { sessionMachine, type CommitInput, type OpResult, type StartOutput } from '../../machines/session.machine.js';
@@ -53,6 +52,7 @@ import { digestDataDir } from './digest.js';
 import { RECONCILED_REASON, toLogJSON, type LogHeader, type LogRecord, type Transition } from './format.js';
 import { readLog, type LogSource } from './read-log.js';
 import { summarizeResult } from './recorder.js';
+import { createScratchSessionFolder, openScratchConnection } from './scratch.js';
 
 export interface Divergence {
   /** 1-based line number in the log. */
@@ -113,7 +113,8 @@ function iso(ms: number): string {
 }
 
 /** What a result looks like once logged: comparable across the live run and the replay. */
-function comparable(result: OpResult): unknown {
+function comparable(result: OpResult | undefined): unknown {
+  if (result === undefined) return undefined;
   // The common case, cheaply: a write's result is its seq and duplicate flag.
   if (result.ok && result.kind === 'writeMessage') {
     const v = result.value as { seq: number; duplicate: boolean };
@@ -125,6 +126,22 @@ function comparable(result: OpResult): unknown {
   }
   const summarized = summarizeResult(result) as { value?: unknown };
   return JSON.parse(toLogJSON({ requestId: result.requestId, ok: true, value: summarized.value ?? null }));
+}
+
+/** Whether a recomputed result equals the recorded one, as `comparable` sees them. */
+function sameResult(actual: OpResult | undefined, recorded: OpResult | undefined): boolean {
+  // The common case without building anything: a write's seq and duplicate flag.
+  if (
+    actual?.ok === true &&
+    recorded?.ok === true &&
+    actual.kind === 'writeMessage' &&
+    recorded.kind === 'writeMessage'
+  ) {
+    const a = actual.value as { seq: number; duplicate: boolean };
+    const r = recorded.value as { seq?: unknown; duplicate?: unknown } | null;
+    return actual.requestId === recorded.requestId && a.seq === r?.seq && a.duplicate === r.duplicate;
+  }
+  return JSON.stringify(comparable(actual)) === JSON.stringify(comparable(recorded));
 }
 
 function recordedError(result: OpResult | undefined): RuntimeError {
@@ -187,6 +204,10 @@ class Replayer {
   readonly central: Db;
   readonly paths: SessionPaths;
   readonly actors = new Map<string, ReplayActor>();
+  /** One scratch connection per session, kept while its actor is passivated and re-activated. */
+  private readonly connections = new Map<string, Db>();
+  /** The latest `last_active` per session, written when the replay closes. */
+  private readonly lastActive = new Map<string, string>();
   /** Minted ids not yet used, per prefix, in minting order. */
   readonly ids = new Map<string, string[]>();
   readonly calls = new Map<number, Extract<LogRecord, { k: 'call' }>>();
@@ -204,6 +225,8 @@ class Replayer {
     readonly header: LogHeader,
   ) {
     this.central = openCentral(dataDir);
+    // Scratch (see scratch.ts): the central DB's commits need not reach the disk either.
+    this.central.pragma('synchronous = OFF');
     this.paths = createPaths(dataDir);
   }
 
@@ -299,13 +322,17 @@ class Replayer {
     const entry = this.actors.get(sessionId);
     if (entry === undefined) return;
     entry.actor.stop();
-    entry.env.scratchConnection?.close();
     this.actors.delete(sessionId);
   }
 
   close(): void {
     for (const sessionId of [...this.actors.keys()]) this.drop(sessionId);
-    if (this.central.open) this.central.close();
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+    if (this.central.open) {
+      setLastActive(this.central, this.lastActive);
+      this.central.close();
+    }
   }
 
   private applyReturn(record: Extract<LogRecord, { k: 'ret' }>): void {
@@ -353,6 +380,10 @@ class Replayer {
       }
       case 'resolveSession': {
         const input = parseResolve(arg);
+        const recorded = record.v as { session?: { id?: unknown }; created?: unknown } | null | undefined;
+        if (recorded?.created === true) {
+          createScratchSessionFolder(this.paths, input.agentGroupId, recorded.session?.id);
+        }
         const ids = this.ids.get('sess') ?? [];
         const outcome = resolveInCentral(
           {
@@ -370,8 +401,7 @@ class Replayer {
           },
           { ...input, at },
         );
-        const recorded = record.v as { session: { id: string }; created: boolean };
-        if (outcome.sessionId !== recorded.session.id || outcome.created !== recorded.created) {
+        if (outcome.sessionId !== recorded?.session?.id || outcome.created !== recorded.created) {
           this.diverge(`resolveSession (call ${call.c}) resolved differently`, recorded, outcome);
         }
         if (outcome.created) {
@@ -419,13 +449,13 @@ class Replayer {
       () => undefined,
     );
     // The replay directory is scratch: its commits need not reach the disk (the digest reads rows),
-    // and one connection per session can stay open between batches.
+    // and one connection per session stays open between batches, across passivations too.
     env.durable = false;
-    const connection = new Database(env.inboundDbPath, { fileMustExist: true });
-    // Scratch only: no sync, the rollback journal in memory, one lock held for the whole replay.
-    connection.pragma('synchronous = OFF');
-    connection.pragma('journal_mode = MEMORY');
-    connection.pragma('locking_mode = EXCLUSIVE');
+    let connection = this.connections.get(sessionId);
+    if (connection === undefined) {
+      connection = openScratchConnection(env.inboundDbPath);
+      this.connections.set(sessionId, connection);
+    }
     env.scratchConnection = connection;
     const actor = createActor(replayMachine, {
       id: `session:${sessionId}`,
@@ -444,8 +474,12 @@ class Replayer {
       this.actual.push({ sessionId: e.sessionId, from: e.from, to: e.to, reason: e.reason });
     });
     actor.on('mailbox.settled', (e) => {
-      if (e.results.some((r) => r.ok && r.kind === 'writeMessage'))
-        setLastActive(this.central, [[sessionId, iso(e.at)]]);
+      // last_active only moves forward, so the latest value per session, written at the end, is
+      // what writing each one as it comes would leave.
+      if (!e.results.some((r) => r.ok && r.kind === 'writeMessage')) return;
+      const at = iso(e.at);
+      const before = this.lastActive.get(sessionId);
+      if (before === undefined || at > before) this.lastActive.set(sessionId, at);
     });
     actor.subscribe({ error: (error) => this.diverge('a session actor failed', 'a running actor', String(error)) });
     actor.start();
@@ -470,9 +504,8 @@ class Replayer {
       this.diverge('a commit finished while the mailbox was not committing', 'committing', snapshot.value);
     }
     const recorded = event as unknown as { at: number; results: OpResult[] };
-    const byId = new Map(recorded.results.map((r) => [r.requestId, r]));
     const valueOf = (requestId: string): unknown => {
-      const r = byId.get(requestId);
+      const r = recorded.results.find((x) => x.requestId === requestId);
       if (r === undefined || !r.ok) throw recordedError(r);
       return r.value;
     };
@@ -488,13 +521,11 @@ class Replayer {
     };
     const results = executeBatch(entry.env, input, recorded.at);
     for (let i = 0; i < Math.max(results.length, recorded.results.length); i++) {
-      const actual = results[i] && comparable(results[i]!);
-      const expected = recorded.results[i] && comparable(recorded.results[i]!);
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+      if (!sameResult(results[i], recorded.results[i])) {
         this.diverge(
           `operation ${recorded.results[i]?.kind ?? results[i]?.kind} of a commit gave another result`,
-          expected,
-          actual,
+          comparable(recorded.results[i]),
+          comparable(results[i]),
         );
       }
     }

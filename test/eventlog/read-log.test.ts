@@ -72,13 +72,15 @@ describe('readLog', () => {
     expect(refusal(() => readLog(lines.slice(1))).message).toBe('log:1: the first line is not an event-log header');
     expect(refusal(() => readLog([])).message).toBe('log: the first line is not an event-log header');
     expect(refusal(() => readLog('{}\n')).message).toMatch(/^log:1: the first line is not an event-log header/);
-    expect(refusal(() => readLog([{ ...header, format: 'other' } as LogLine])).message).toMatch(
+    expect(refusal(() => readLog([{ ...header, format: 'other' } as unknown as LogLine])).message).toMatch(
       /^log:1: the header's format is not session-actors\/eventlog/,
     );
     expect(refusal(() => readLog(withLine(1, JSON.stringify({ ...header, version: 1 })))).message).toBe(
       'log:1: event log version 1 is not supported (this reader reads 2)',
     );
-    expect(refusal(() => readLog([{ ...header, settings: undefined } as LogLine])).message).toMatch(/settings/);
+    expect(refusal(() => readLog([{ ...header, settings: undefined } as unknown as LogLine])).message).toMatch(
+      /settings/,
+    );
   });
 
   it('refuses a record of an unknown kind or without the fields its kind needs, naming its line', () => {
