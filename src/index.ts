@@ -1,8 +1,19 @@
 /**
  * session-actors: chat-agent sessions as XState actors over a NanoClaw-compatible data directory.
+ *
+ * The package's main entry. Invariants (test/api/exports.test.ts, test/package/pack.test.ts):
+ * 1. Every named type that appears in the signature of an export is itself exported from an entry
+ *    point (`.`, `./machines`, `./testing`).
+ * 2. The declarations reachable from here import no module outside the package's own
+ *    dependencies and Node's built-ins (no `better-sqlite3` types: they are a dev dependency).
  */
+import type { Runtime } from './runtime/runtime.js';
+
 export { createRuntime, Runtime } from './runtime/runtime.js';
 export type { RuntimeOptions, ResolveResult } from './runtime/runtime.js';
+export type { RuntimeLimits } from './runtime/settings.js';
+/** Row counts of one session, as `runtime.messageCounts(id)` returns them. */
+export type MessageCounts = Awaited<ReturnType<Runtime['messageCounts']>>;
 export type {
   ChannelAdapter,
   ContainerStatus,
@@ -23,15 +34,25 @@ export { consoleAdapter } from './delivery/console-adapter.js';
 export { createPaths } from './files/paths.js';
 export type { SessionPaths } from './files/paths.js';
 export { isSafeSegment, assertSafeSegment } from './files/segment.js';
+export type { SegmentRole } from './files/segment.js';
 export { sessionMachine, registryMachine } from '../machines/index.js';
-export { processDriver } from './container/process-driver.js';
-export type { ProcessDriverOptions } from './container/process-driver.js';
+export { processDriver, sessionEnv } from './container/process-driver.js';
+export type {
+  ChildContainerDriver,
+  ChildContainerHandle,
+  ContainerLog,
+  ContainerLogInfo,
+  LogStream,
+  ProcessDriverOptions,
+} from './container/process-driver.js';
 export { dockerDriver, dockerRunArgs } from './container/docker-driver.js';
 export type { DockerDriverOptions } from './container/docker-driver.js';
 export { replayLog } from './eventlog/replay.js';
 export type { ReplayOptions, ReplayResult, Divergence } from './eventlog/replay.js';
 export { digestDataDir } from './eventlog/digest.js';
-export type { LogRecord, Transition } from './eventlog/format.js';
+export type { LogHeader, LogRecord, LogSettings, Transition } from './eventlog/format.js';
+export { readLog } from './eventlog/read-log.js';
+export type { EventLog, LogLine, LogSource } from './eventlog/read-log.js';
 export { toMermaid, toJSON } from './viz/index.js';
-export type { MachineJSON } from './viz/index.js';
+export type { MachineJSON, StateJSON, TransitionJSON, TransitionInfo, TransitionKind } from './viz/index.js';
 export type { SessionEvent, SessionEmitted, RegistryEvent, RegistryEmitted } from '../machines/index.js';

@@ -14,6 +14,8 @@ describe('the package entry point', () => {
       'toJSON',
       'sessionMachine',
       'registryMachine',
+      'readLog',
+      'sessionEnv',
     ] as const;
     for (const name of names) expect(typeof api[name], name).toMatch(/function|object/);
     expect(api.ERROR_CODES).toEqual([
@@ -41,5 +43,24 @@ describe('the package entry point', () => {
   it('prints both machines as Mermaid and JSON', () => {
     expect(api.toMermaid(api.sessionMachine)).toMatch(/^stateDiagram-v2/);
     expect(api.toJSON(api.registryMachine).root.states.map((s) => s.key)).toEqual(['ready', 'resolving']);
+  });
+
+  it('gives a custom driver the session environment of the container contract', () => {
+    const ctx = {
+      sessionId: 'sess-1',
+      agentGroupId: 'ag',
+      sessionDir: '/data/s',
+      inboundDbPath: '/data/s/inbound.db',
+      outboundDbPath: '/data/s/outbound.db',
+      heartbeatPath: '/data/s/.heartbeat',
+    };
+    expect(api.sessionEnv(ctx)).toEqual({
+      SESSION_DIR: '/data/s',
+      INBOUND_DB: '/data/s/inbound.db',
+      OUTBOUND_DB: '/data/s/outbound.db',
+      HEARTBEAT_PATH: '/data/s/.heartbeat',
+      SESSION_ID: 'sess-1',
+      AGENT_GROUP_ID: 'ag',
+    });
   });
 });
