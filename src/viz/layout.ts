@@ -13,6 +13,8 @@
  *    face), so the layout is computed without a browser and the text fits where it is drawn.
  * 4. Deterministic: definition order is the model order given to ELK, whose random seed is fixed;
  *    the same machine gives the same layout.
+ * 5. Compact enough to read on a screen: small compounds flow left to right, large ones (and the
+ *    regions of a parallel state) top to bottom, and a long guarded label wraps its guard.
  */
 import elkBundle from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
@@ -58,7 +60,8 @@ export interface PlacedEdge {
   transition: TransitionInfo | null;
   /** The polyline from source to target; the last point touches the target. */
   points: { x: number; y: number }[];
-  label: (Box & { text: string }) | null;
+  /** The label box; `lines` is the text as drawn, one entry per line. */
+  label: (Box & { text: string; lines: string[] }) | null;
 }
 
 /** The filled dot that points at a compound state's initial child. */
@@ -86,8 +89,19 @@ const ADVANCE = 0.6;
 const LINE = { title: 20, row: 15, label: 15 } as const;
 const PAD = { x: 10, y: 6, compound: 12 } as const;
 const MARKER = 12;
+/** Compound states with at least this many children flow top to bottom instead of left to right. */
+const DOWN_FROM = 5;
+/** Labels longer than this (characters) wrap their guard onto a second line. */
+const WRAP_AT = 24;
 
 export const textWidth = (text: string, size: number): number => Math.ceil(text.length * size * ADVANCE);
+
+/** An edge label's lines: a long guarded label puts its guard on a second line. */
+export function labelLines(t: TransitionInfo): string[] {
+  const guard = t.guard === null ? '' : ` [${t.guard}]`;
+  if (guard === '' || t.label.length <= WRAP_AT || !t.label.endsWith(guard)) return [t.label];
+  return [t.label.slice(0, -guard.length), guard.trim()];
+}
 
 /** The text of a header row for an internal transition: `event [guard] / actions` (UML notation). */
 export function internalRowText(t: TransitionInfo, targetKeys: string[]): string {
@@ -213,10 +227,9 @@ export async function layoutStatechart(json: MachineJSON): Promise<StatechartLay
       'elk.nodeSize.constraints': 'MINIMUM_SIZE',
       'elk.nodeSize.minimum': `(${p.headerWidth + 2 * PAD.compound}, ${p.headerHeight + 2 * PAD.compound})`,
     };
-    if (s.type === 'parallel') {
-      // Regions read top to bottom, each flowing left to right.
-      node.layoutOptions['elk.direction'] = 'DOWN';
-    }
+    // Regions of a parallel state stack top to bottom; so do the states of a large compound, whose
+    // left-to-right chain of labelled edges would grow too wide to read at any screen's width.
+    if (s.type === 'parallel' || s.states.length >= DOWN_FROM) node.layoutOptions['elk.direction'] = 'DOWN';
     return node;
   };
   const root = buildNode(json.root);
@@ -242,14 +255,17 @@ export async function layoutStatechart(json: MachineJSON): Promise<StatechartLay
         const lca = target === s.id ? (parents.get(s.id) ?? null) : commonAncestor(s.id, target, parents);
         // An edge lives in the parent of the lowest common ancestor when that is one of its ends.
         const container = lca === s.id || lca === target ? (parents.get(lca) ?? null) : lca;
-        const width = textWidth(t.label, FONT.label) + 8;
+        const lines = labelLines(t);
+        const width = Math.max(...lines.map((line) => textWidth(line, FONT.label))) + 8;
         addEdge(
           container,
           {
             id: edgeId(s.id, index, j),
             sources: [s.id],
             targets: [target],
-            labels: [{ id: `${edgeId(s.id, index, j)}:label`, text: t.label, width, height: LINE.label }],
+            labels: [
+              { id: `${edgeId(s.id, index, j)}:label`, text: t.label, width, height: lines.length * LINE.label },
+            ],
           },
           { source: s.id, target, index, transition: t, points: [], label: null },
         );
@@ -325,7 +341,14 @@ export async function layoutStatechart(json: MachineJSON): Promise<StatechartLay
         label:
           l === undefined
             ? null
-            : { text: l.text ?? '', x: l.x ?? 0, y: l.y ?? 0, width: l.width ?? 0, height: l.height ?? 0 },
+            : {
+                text: l.text ?? '',
+                lines: placed.transition === null ? [l.text ?? ''] : labelLines(placed.transition),
+                x: l.x ?? 0,
+                y: l.y ?? 0,
+                width: l.width ?? 0,
+                height: l.height ?? 0,
+              },
       });
     }
     for (const child of node.children ?? []) visitNode(child);

@@ -136,7 +136,9 @@ function drawEdge(e: PlacedEdge): string {
     const l = e.label;
     parts.push(
       `<g class="sc-label"><rect x="${n(l.x)}" y="${n(l.y)}" width="${n(l.width)}" height="${n(l.height)}"/>`,
-      `<text x="${n(l.x + 4)}" y="${n(l.y + 11)}">${esc(l.text)}</text></g>`,
+      `<text x="${n(l.x + 4)}" y="${n(l.y + 11)}">${l.lines
+        .map((line, i) => (i === 0 ? esc(line) : `<tspan x="${n(l.x + 4)}" dy="15">${esc(line)}</tspan>`))
+        .join('')}</text></g>`,
     );
   }
   parts.push('</g>');
