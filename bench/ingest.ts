@@ -1,691 +1,690 @@
 /**
- * Ingest benchmark: the naive per-message host write path against `runtime.writeMessage`.
+ * Ingest benchmark (issue 12 items 2–4): `runtime.writeMessage` against hand-written writes of the
+ * same messages to the same kind of files, measured side by side in every run.
  *
- * What is compared, on real files, each run in a fresh temp data dir:
+ * Paths, each on a fresh data dir built by bench/dataset.ts (per-thread sessions, real schemas):
+ * (a) naive — per message: open `inbound.db`, `journal_mode=DELETE`, BEGIN IMMEDIATE, SELECT
+ *     MAX(seq), INSERT, COMMIT, close; then `UPDATE sessions SET last_active` on a kept-open
+ *     `v2.db` (WAL, synchronous=NORMAL, as the runtime's). At most `naiveCap` messages (the first
+ *     ones in interleaved order: message 0 of every session, then message 1, …): its rate does
+ *     not depend on the session count, and a million naive commits would take half an hour.
+ * (c) per-session group commit by hand — for each session, sequentially on one thread: open
+ *     `inbound.db` → BEGIN IMMEDIATE → SELECT MAX(seq) → insert all of its messages (same columns,
+ *     even seqs, ON CONFLICT(id) DO NOTHING as the runtime's idempotent write) → COMMIT → close.
+ * runtime — `createRuntime({ driver: 'none' })` over the data dir (no actor live yet), every call
+ *     fired without waiting (bench/burst.ts: each session's calls in one synchronous run, one
+ *     `setImmediate` between sessions), every acknowledgement awaited.
  *
- * (a) naive — for each message: open that session's `inbound.db` (better-sqlite3,
- *     `journal_mode=DELETE`), insert one row into `messages_in` with the next even seq inside one
- *     `BEGIN IMMEDIATE` transaction, close the file; then
- *     `UPDATE sessions SET last_active = ? WHERE id = ?` on the central `v2.db` through one
- *     connection that stays open for the whole run (as a naive host would keep it).
- * (b) `runtime.writeMessage` (driver `'none'`), every promise created synchronously in one loop,
- *     then awaited: the session mailboxes group-commit them.
+ * Measured per run: msg/s of each path at 1/100/1,000 sessions × 1,000 messages; event-loop delay
+ * p99 during each runtime burst (bench/loop-delay.ts); the synchronous cost of a 100,000-call loop
+ * (i); the acknowledgement p99 of a quiet session written every ~5 ms while a 100 × 1,000 burst
+ * drains, against the same writes with no burst (ii); 10,000 sessions × 1 message against the QD8
+ * durable SQLite commit rate measured in the same run (iii). The raw insert ceiling (bench/disk.ts)
+ * is measured in every run as the limit of the msg/s figures.
  *
- * Fairness and durability:
- * - Both paths write session DBs with SQLite's default `synchronous` (FULL) and `journal_mode=DELETE`,
- *   so a message is on disk when (a) returns or (b)'s promise resolves.
- * - The naive central connection uses the same pragmas the runtime's central DB uses
- *   (WAL, persisted in the file by the runtime, and `synchronous=NORMAL`), so (a) is not slowed
- *   down by a stricter central setting than (b) has. (b) coalesces `last_active` into one central
- *   transaction per event-loop turn and does not wait for it before resolving; (a) writes it per
- *   message before the next message. `last_active` is checked after both runs.
- * - Session folders are created the same way for both: a runtime resolves N `per-thread` sessions
- *   (same agent group and messaging group, thread ids `t-0 … t-(N-1)`), which writes the central
- *   rows and both session DBs. For (a) that runtime is then closed and the naive host works on the
- *   files; for (b) the same runtime instance carries on (no session actor is live yet, so the
- *   burst includes activating each session actor, as after passivation).
- * - Messages are built before the clock starts and are identical for both paths; they arrive
- *   interleaved across sessions (message i of every session, then message i+1, …).
- * - A warm-up pass of both paths (throwaway dir) runs first so neither is measured cold-JIT.
- *
- * Checks (a failed check throws, so no number is reported for a broken run): after each run every
- * session's `messages_in` holds exactly the ids written, once each, in call order, with even,
- * strictly increasing seqs; for (b) the seq each promise resolved with is the stored one and none
- * is a duplicate; every session's central `last_active` is set; the runtime emitted no `error`.
+ * Invariants:
+ * 1. Every path's run is checked afterwards (bench/verify.ts): every row present exactly once, in
+ *    call order, with even increasing seqs, and for the runtime the seq each call was acknowledged
+ *    with; no call rejected, none acknowledged as a duplicate, no `error` event. A failed check
+ *    throws: no number is reported for a broken run.
+ * 2. Session creation, message building and verification are outside every timed part; a full
+ *    garbage collection (node --expose-gc) precedes each timed part.
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
-import type { InboundMessage } from '../src/runtime/types.js';
-import { nextEvenAbove } from '../src/store/seq.js';
+import { performance } from 'node:perf_hooks';
+import { createPaths, createRuntime, type InboundMessage, type Runtime } from '../src/index.js';
+import { Acks, fireBurst } from './burst.js';
+import { buildDataset, threadIdFor, type Dataset } from './dataset.js';
+import { measureInsertCeilingIn, measureSqliteQd8 } from './disk.js';
+import { Runs, type FigureDef } from './figures.js';
+import { watchLoopDelay, type LoopDelay } from './loop-delay.js';
+import { benchMessage, buildMessages, type Address } from './messages.js';
+import { INSERT_MESSAGE_IN, MAX_SEQ_IN, messageInParams, nextEven } from './rows.js';
 import {
+  check,
   collectGarbage,
-  environment,
+  DEFAULT_RUNS,
+  finishReport,
   log,
-  markdownTable,
-  median,
   percentile,
-  round,
-  writeResults,
+  sleep,
   type BenchReport,
   type CommonBenchOptions,
 } from './util.js';
+import { verifySessions, type ExpectedSession } from './verify.js';
 
 export interface IngestBenchOptions extends CommonBenchOptions {
-  /** Concurrent session counts, one case each. Default [1, 10, 100]. */
+  /** Session counts of the burst cases. Default 1, 100, 1,000 (quick: 1, 10, 100). */
   sessionCounts?: number[];
-  /** Messages per session per case. Default 1000 (quick: 50). */
+  /** Messages per session in the burst cases. Default 1,000 (quick: 100). */
   messagesPerSession?: number;
-  /** Sequential single writes timed for the idle latency (after `idleWarmup`). Default 200 (quick: 40). */
-  idleWrites?: number;
-  /** Untimed single writes before the idle measurement. Default 20 (quick: 5). */
-  idleWarmup?: number;
-  /** Parent of the temp data dirs. Default `os.tmpdir()`. */
-  tmpRoot?: string;
-  /** Keep the temp data dirs (their paths are printed). */
-  keepDirs?: boolean;
-  /** JSON file name under bench/results/, or false. Default `ingest.json` (quick: `ingest.quick.json`). */
-  resultsFile?: string | false;
 }
 
-/** Targets from the issue. */
+interface Sizes {
+  counts: number[];
+  perSession: number;
+  naiveCap: number;
+  syncSessions: number;
+  syncPerSession: number;
+  fairSessions: number;
+  fairPerSession: number;
+  quietEveryMs: number;
+  quietIdleWrites: number;
+  many: number;
+  ceilingRows: number;
+  qd8Ms: number;
+}
+
+const FULL: Sizes = {
+  counts: [1, 100, 1000],
+  perSession: 1000,
+  naiveCap: 1000,
+  syncSessions: 100,
+  syncPerSession: 1000,
+  fairSessions: 100,
+  fairPerSession: 1000,
+  quietEveryMs: 5,
+  quietIdleWrites: 100,
+  many: 10_000,
+  ceilingRows: 100_000,
+  qd8Ms: 1000,
+};
+
+const QUICK: Sizes = {
+  counts: [1, 10, 100],
+  perSession: 50,
+  naiveCap: 100,
+  syncSessions: 100,
+  syncPerSession: 50,
+  fairSessions: 10,
+  fairPerSession: 300,
+  quietEveryMs: 5,
+  quietIdleWrites: 20,
+  many: 300,
+  ceilingRows: 20_000,
+  qd8Ms: 300,
+};
+
+/** Targets from issue 12. */
 export const INGEST_TARGETS = {
-  /** (b)/(a) throughput at 100 sessions. */
-  minSpeedupAt100: 30,
-  /** Event-loop delay p99 during (b)'s burst, ms. */
-  maxLoopP99Ms: 25,
-  /** (b)/(a) median latency of a single write at idle. */
-  maxIdleLatencyRatio: 1.2,
+  /** runtime ÷ (c) msg/s, every session count. */
+  minVsGroupCommit: 1.0,
+  /** Event-loop delay p99 during every burst, ms. */
+  maxLoopP99Ms: 10,
+  /** Synchronous cost of one writeMessage call, µs. */
+  maxSyncUs: 5,
+  /** The whole 100,000-call loop, ms (scaled by calls ÷ 100,000 for another loop size). */
+  maxSyncLoopMs: 500,
+  /** Quiet-session acknowledgement p99 during a burst, ms. */
+  maxQuietP99Ms: 50,
+  /** 10,000 × 1 msg/s as a fraction of the QD8 durable SQLite commit rate. */
+  minManyOfQd8: 0.7,
 } as const;
 
-export interface IngestCaseResult {
-  sessions: number;
-  messagesPerSession: number;
-  totalMessages: number;
-  naive: { ms: number; msgsPerSec: number };
-  runtime: {
-    ms: number;
-    msgsPerSec: number;
-    /** Time the synchronous loop creating every promise took (included in `ms`). */
-    enqueueMs: number;
-    /** monitorEventLoopDelay over the whole burst, the caller's enqueue loop included (the target). */
-    loopDelay: {
-      p50Ms: number;
-      p99Ms: number;
-      maxMs: number;
-      meanMs: number;
-      samples: number;
-      idleMarginSamples: number;
-    };
-    /** Event-loop blocks after the enqueue loop returned: the runtime's own commits and settling. */
-    afterEnqueue: { p99Ms: number; maxMs: number; samples: number };
-  };
-  /** runtime msgs/s ÷ naive msgs/s. */
-  speedup: number;
-}
+const n = (v: number) => v.toLocaleString('en-US');
 
-export interface IngestIdleResult {
-  writes: number;
-  naive: { medianMs: number; p90Ms: number; p99Ms: number };
-  runtime: { medianMs: number; p90Ms: number; p99Ms: number };
-  /** runtime median ÷ naive median. */
-  ratio: number;
-}
-
-export interface IngestResults {
-  bench: 'ingest';
-  quick: boolean;
-  env: Record<string, unknown>;
-  method: Record<string, string>;
-  cases: IngestCaseResult[];
-  idle: IngestIdleResult;
-  targets: {
-    speedupAt100: { target: number; actual: number | null; met: boolean | null };
-    loopP99: { targetMs: number; worstMs: number; met: boolean };
-    idleRatio: { target: number; actual: number; met: boolean };
-  };
-}
-
-const AG = 'ag-bench';
-const MG = 'mg-bench';
-const TIMESTAMP = '2025-01-01T00:00:00.000Z';
-
-interface SessionRef {
-  index: number;
-  id: string;
-  inboundPath: string;
-}
-
-class BenchFailure extends Error {
-  override readonly name = 'BenchFailure';
-}
-
-function check(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new BenchFailure(message);
-}
-
-// ------------------------------------------------------------------------------- setup
-
-function freshDir(root: string, label: string): string {
-  return mkdtempSync(join(root, `sa-bench-ingest-${label}-`));
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function removeDir(dir: string, keep: boolean | undefined, verbose: boolean | undefined): void {
-  if (keep) log(verbose, `kept ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
-}
-
-/** A runtime over `dataDir` with `count` per-thread sessions (central rows + folders + both DBs). */
-async function prepareSessions(dataDir: string, count: number): Promise<{ rt: Runtime; sessions: SessionRef[] }> {
-  const rt = await createRuntime({ dataDir, driver: 'none' });
-  await rt.upsertAgentGroup({ id: AG, name: 'Bench', folder: 'bench' });
-  await rt.upsertMessagingGroup({ id: MG, channelType: 'bench', platformId: 'C-bench', name: 'bench' });
-  const sessions: SessionRef[] = [];
-  for (let s = 0; s < count; s++) {
-    const { session, created } = await rt.resolveSession({
-      agentGroupId: AG,
-      messagingGroupId: MG,
-      threadId: `t-${s}`,
-      mode: 'per-thread',
+function figureDefs(z: Sizes): FigureDef[] {
+  const t = INGEST_TARGETS;
+  const defs: FigureDef[] = [];
+  for (const c of z.counts) {
+    defs.push({
+      key: `ingest.msgps.s${c}`,
+      label: `writeMessage ingest, ${n(c)} session(s) × ${n(z.perSession)}`,
+      unit: 'msg/s',
+      better: 'higher',
+      baseline: '(c) group commit by hand',
+      limit: 'raw insert ceiling',
+      limitUnit: 'rows/s',
+      target: { on: 'ratio', op: '>=', threshold: t.minVsGroupCommit },
     });
-    check(created, `session for thread t-${s} was not newly created`);
-    sessions.push({ index: s, id: session.id, inboundPath: rt.paths.inboundDbPath(AG, session.id) });
   }
-  return { rt, sessions };
-}
-
-function messageId(s: number, i: number): string {
-  return `m-${s}-${i}`;
-}
-
-function buildMessages(sessions: readonly SessionRef[], perSession: number): InboundMessage[][] {
-  return sessions.map((s) =>
-    Array.from({ length: perSession }, (_, i) => ({
-      id: messageId(s.index, i),
-      kind: 'chat',
-      timestamp: TIMESTAMP,
-      content: JSON.stringify({
-        text: `message ${i} of thread t-${s.index}`,
-        sender: 'bench-user',
-        senderName: 'Bench',
-      }),
-      platformId: 'C-bench',
-      channelType: 'bench',
-      threadId: `t-${s.index}`,
-    })),
+  for (const c of z.counts) {
+    defs.push({
+      key: `ingest.naive.s${c}`,
+      label: `writeMessage ingest vs naive per-message, ${n(c)} session(s)`,
+      unit: 'msg/s',
+      better: 'higher',
+      baseline: `(a) naive (≤ ${n(z.naiveCap)} msgs)`,
+    });
+  }
+  for (const c of z.counts) {
+    defs.push({
+      key: `ingest.loop.s${c}`,
+      label: `event-loop delay p99 during the ${n(c)}-session burst`,
+      unit: 'ms',
+      better: 'lower',
+      target: { on: 'value', op: '<=', threshold: t.maxLoopP99Ms },
+    });
+  }
+  const syncCalls = z.syncSessions * z.syncPerSession;
+  const syncTotal = n(syncCalls);
+  defs.push(
+    {
+      key: 'ingest.sync.us',
+      label: `writeMessage synchronous cost per call (${syncTotal}-call loop over ${n(z.syncSessions)} sessions)`,
+      unit: 'µs',
+      better: 'lower',
+      baseline: 'floor: Map.get + push + new Promise',
+      target: { on: 'value', op: '<=', threshold: t.maxSyncUs },
+    },
+    {
+      key: 'ingest.sync.loop',
+      label: `the whole ${syncTotal}-call loop`,
+      unit: 'ms',
+      better: 'lower',
+      baseline: 'floor loop',
+      target: { on: 'value', op: '<=', threshold: (t.maxSyncLoopMs * syncCalls) / 100_000 },
+    },
+    {
+      key: 'ingest.fair.p99',
+      label: `quiet-session ack p99, one write every ~${z.quietEveryMs} ms while ${n(z.fairSessions)} × ${n(z.fairPerSession)} drain`,
+      unit: 'ms',
+      better: 'lower',
+      baseline: 'same writes, no burst',
+      target: { on: 'value', op: '<=', threshold: t.maxQuietP99Ms },
+    },
+    {
+      key: 'ingest.loop.fair',
+      label: `event-loop delay p99 during the ${n(z.fairSessions)} × ${n(z.fairPerSession)} burst (fairness)`,
+      unit: 'ms',
+      better: 'lower',
+      target: { on: 'value', op: '<=', threshold: t.maxLoopP99Ms },
+    },
+    {
+      key: 'ingest.many.msgps',
+      label: `${n(z.many)} sessions × 1 message`,
+      unit: 'msg/s',
+      better: 'higher',
+      limit: 'QD8 durable SQLite commits',
+      limitUnit: 'commits/s',
+      target: { on: 'limit', op: '>=', threshold: t.minManyOfQd8 },
+    },
+    {
+      key: 'ingest.loop.many',
+      label: `event-loop delay p99 during the ${n(z.many)} × 1 burst`,
+      unit: 'ms',
+      better: 'lower',
+      target: { on: 'value', op: '<=', threshold: t.maxLoopP99Ms },
+    },
   );
+  return defs;
 }
 
-// ------------------------------------------------------------------------------- (a) naive host
+// ------------------------------------------------------------------------------- data dirs
 
-const NAIVE_INSERT = `INSERT INTO messages_in (id, seq, kind, timestamp, status, process_after, recurrence, series_id,
-    tries, trigger, platform_id, channel_type, thread_id, content, source_session_id, on_wake)
-  VALUES (?, ?, ?, ?, 'pending', NULL, NULL, ?, 0, 1, ?, ?, ?, ?, NULL, 0)`;
-
-/** The naive host: one open → insert → close of `inbound.db` per message, then a central UPDATE. */
-class NaiveHost {
-  private readonly central: Database.Database;
-  private readonly touch: Database.Statement<[string, string]>;
-
-  constructor(dataDir: string) {
-    this.central = new Database(join(dataDir, 'v2.db'), { fileMustExist: true });
-    this.central.pragma('busy_timeout = 5000');
-    // Same settings as the runtime's own central connection (src/store/central.ts).
-    this.central.pragma('journal_mode = WAL');
-    this.central.pragma('synchronous = NORMAL');
-    this.touch = this.central.prepare('UPDATE sessions SET last_active = ? WHERE id = ?');
-  }
-
-  write(session: SessionRef, m: InboundMessage): number {
-    const db = new Database(session.inboundPath, { fileMustExist: true });
-    let seq: number;
-    try {
-      db.pragma('journal_mode = DELETE');
-      seq = db
-        .transaction(() => {
-          const { m: max } = db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM messages_in').get() as { m: number };
-          const next = nextEvenAbove(max);
-          db.prepare(NAIVE_INSERT).run(
-            m.id,
-            next,
-            m.kind,
-            m.timestamp,
-            m.id,
-            m.platformId ?? null,
-            m.channelType ?? null,
-            m.threadId ?? null,
-            m.content,
-          );
-          return next;
-        })
-        .immediate();
-    } finally {
-      db.close();
-    }
-    this.touch.run(new Date().toISOString(), session.id);
-    return seq;
-  }
-
-  close(): void {
-    this.central.close();
-  }
+interface Dir {
+  ds: Dataset;
+  inbound: string[];
+  address(s: number): Address;
+  remove(): void;
 }
 
-// ------------------------------------------------------------------------------- verification
-
-/**
- * Every session holds exactly the `perSession` ids written, once each, in call order, with even,
- * strictly increasing seqs; `acked[s][i]`, when given, is the seq message i's promise resolved with.
- */
-function verifyInbound(label: string, sessions: readonly SessionRef[], perSession: number, acked?: number[][]): void {
-  for (const s of sessions) {
-    const db = new Database(s.inboundPath, { readonly: true, fileMustExist: true });
-    let rows: { id: string; seq: number }[];
-    try {
-      rows = db.prepare('SELECT id, seq FROM messages_in ORDER BY seq, id').all() as { id: string; seq: number }[];
-    } finally {
-      db.close();
-    }
-    check(rows.length === perSession, `${label}: session ${s.index} has ${rows.length} rows, expected ${perSession}`);
-    let previous = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const expected = messageId(s.index, i);
-      check(
-        row.id === expected,
-        `${label}: session ${s.index} row ${i} is ${row.id}, expected ${expected} (lost, duplicated or reordered)`,
-      );
-      check(
-        Number.isInteger(row.seq) && row.seq % 2 === 0,
-        `${label}: ${row.id} has odd or non-integer seq ${row.seq}`,
-      );
-      check(row.seq > previous, `${label}: ${row.id} seq ${row.seq} not above previous ${previous}`);
-      previous = row.seq;
-      if (acked !== undefined) {
-        const ack = acked[s.index]?.[i];
-        check(ack === row.seq, `${label}: ${row.id} acknowledged seq ${String(ack)} but stored ${row.seq}`);
-      }
-    }
-  }
+function newDir(root: string, label: string, sessions: number, keep: boolean | undefined, verbose?: boolean): Dir {
+  const dataDir = mkdtempSync(join(root, `sa-bench-ingest-${label}-`));
+  const ds = buildDataset({ dataDir, sessions });
+  const paths = createPaths(dataDir);
+  let removed = false;
+  return {
+    ds,
+    inbound: ds.sessionIds.map((id) => paths.inboundDbPath(ds.agentGroupId, id)),
+    address: (s) => ({ channelType: ds.channelType, platformId: ds.platformId, threadId: threadIdFor(s) }),
+    remove() {
+      if (removed) return;
+      removed = true;
+      if (keep) log(verbose, `kept ${dataDir}`);
+      else rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
-function verifyLastActive(label: string, dataDir: string, sessions: readonly SessionRef[]): void {
-  const db = new Database(join(dataDir, 'v2.db'), { readonly: true, fileMustExist: true });
+const idsOf = (list: readonly InboundMessage[]) => list.map((m) => m.id);
+
+// ------------------------------------------------------------------------------- (a) naive
+
+function naiveWrite(central: Database.Statement, inboundPath: string, sessionId: string, m: InboundMessage): void {
+  const db = new Database(inboundPath, { fileMustExist: true });
   try {
-    const get = db.prepare('SELECT last_active FROM sessions WHERE id = ?');
-    for (const s of sessions) {
-      const row = get.get(s.id) as { last_active: string | null } | undefined;
-      check(row !== undefined && row.last_active !== null, `${label}: session ${s.index} has no last_active in v2.db`);
-    }
+    db.pragma('journal_mode = DELETE');
+    db.exec('BEGIN IMMEDIATE');
+    const { m: max } = db.prepare(MAX_SEQ_IN).get() as { m: number };
+    db.prepare(INSERT_MESSAGE_IN).run(...messageInParams(m, nextEven(max)));
+    db.exec('COMMIT');
   } finally {
     db.close();
   }
+  central.run(new Date().toISOString(), sessionId);
 }
 
-// ------------------------------------------------------------------------------- burst runs
-
-/** (a): all calls started at once; each runs synchronously to completion, in arrival order. */
-async function runNaive(dataDir: string, sessions: SessionRef[], messages: InboundMessage[][], perSession: number) {
-  const host = new NaiveHost(dataDir);
-  const write = async (s: SessionRef, m: InboundMessage) => host.write(s, m);
+/** (a) on the first `cap` messages in interleaved order; returns msg/s. */
+function runNaive(dir: Dir, messages: InboundMessage[][], cap: number): number {
+  const count = messages.length;
+  const perSession = messages[0]!.length;
+  const total = Math.min(cap, count * perSession);
+  const central = new Database(join(dir.ds.dataDir, 'v2.db'), { fileMustExist: true });
   try {
+    central.pragma('journal_mode = WAL');
+    central.pragma('synchronous = NORMAL');
+    const touch = central.prepare('UPDATE sessions SET last_active = ? WHERE id = ?');
     collectGarbage();
     const t0 = performance.now();
-    const promises: Promise<number>[] = [];
-    for (let i = 0; i < perSession; i++) for (const s of sessions) promises.push(write(s, messages[s.index]![i]!));
-    await Promise.all(promises);
+    for (let k = 0; k < total; k++) {
+      const s = k % count;
+      naiveWrite(touch, dir.inbound[s]!, dir.ds.sessionIds[s]!, messages[s]![Math.floor(k / count)]!);
+    }
     const ms = performance.now() - t0;
-    return { ms };
+    const expected: ExpectedSession[] = messages.map((list, s) => ({
+      inboundPath: dir.inbound[s]!,
+      ids: idsOf(list).slice(0, Math.floor(total / count) + (s < total % count ? 1 : 0)),
+    }));
+    verifySessions('(a) naive', expected);
+    return total / (ms / 1000);
   } finally {
-    host.close();
+    central.close();
   }
 }
 
-/**
- * Event-loop blocks from now on, measured without the histogram's first-tick blind spot: a 1 ms
- * interval records how late each tick is (gap − 1 ms); the first gap counts from the start, the
- * last from the final tick to `stop()`. Used to tell the runtime's own blocks (commits, settling)
- * apart from the caller's synchronous enqueue loop, which the histogram also sees.
- */
-function startBlockSampler(): { stop(): number[] } {
-  const delays: number[] = [];
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    delays.push(Math.max(0, now - last - 1));
-    last = now;
-  }, 1);
-  return {
-    stop() {
-      clearInterval(timer);
-      delays.push(Math.max(0, performance.now() - last - 1));
-      return delays;
-    },
-  };
-}
+// ------------------------------------------------------------------------------- (c) group commit
 
-/** (b): every promise created synchronously, then awaited; the event loop is monitored meanwhile. */
-async function runRuntime(rt: Runtime, sessions: SessionRef[], messages: InboundMessage[][], perSession: number) {
-  const errors: unknown[] = [];
-  const onError = (e: { error: Error }) => errors.push(e.error);
-  rt.on('error', onError);
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  const promises: Promise<{ seq: number; duplicate: boolean }>[] = new Array(perSession * sessions.length);
-  // The histogram's timer only records from its second tick on (the first sets the baseline), and
-  // a block is recorded when the tick after it fires: so let one tick pass before the burst and one
-  // after it settles. Both margins are idle ~1 ms samples; `samples` says how many were taken.
-  collectGarbage();
-  histogram.enable();
-  await sleep(2);
-  const idleSamples = histogram.count;
-  const t0 = performance.now();
-  let k = 0;
-  for (let i = 0; i < perSession; i++)
-    for (const s of sessions) promises[k++] = rt.writeMessage(s.id, messages[s.index]![i]!);
-  const enqueueMs = performance.now() - t0;
-  const afterEnqueue = startBlockSampler();
-  const results = await Promise.all(promises);
-  const ms = performance.now() - t0;
-  const blocks = afterEnqueue.stop();
-  await sleep(1);
-  histogram.disable();
-  rt.off('error', onError);
-  check(errors.length === 0, `runtime reported ${errors.length} error event(s): ${String(errors[0])}`);
-
-  const acked: number[][] = sessions.map(() => new Array<number>(perSession));
-  k = 0;
-  for (let i = 0; i < perSession; i++) {
-    for (const s of sessions) {
-      const r = results[k++]!;
-      check(!r.duplicate, `runtime: ${messageId(s.index, i)} resolved as a duplicate`);
-      acked[s.index]![i] = r.seq;
+/** (c): one open → BEGIN IMMEDIATE → all of a session's messages → COMMIT → close per session. */
+function groupCommitByHand(inbound: readonly string[], messages: readonly (readonly InboundMessage[])[]): void {
+  for (let s = 0; s < inbound.length; s++) {
+    const db = new Database(inbound[s]!, { fileMustExist: true });
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      let seq = (db.prepare(MAX_SEQ_IN).get() as { m: number }).m;
+      const insert = db.prepare(INSERT_MESSAGE_IN);
+      for (const m of messages[s]!) {
+        const next = nextEven(seq);
+        if (insert.run(...messageInParams(m, next)).changes === 1) seq = next;
+      }
+      db.exec('COMMIT');
+    } finally {
+      db.close();
     }
   }
-  const ns = (v: number) => round(v / 1e6, 2);
-  return {
-    ms,
-    enqueueMs,
-    acked,
-    loopDelay: {
-      p50Ms: ns(histogram.percentile(50)),
-      p99Ms: ns(histogram.percentile(99)),
-      maxMs: ns(histogram.max),
-      meanMs: Number.isNaN(histogram.mean) ? 0 : ns(histogram.mean),
-      samples: histogram.count,
-      idleMarginSamples: idleSamples + 1,
-    },
-    afterEnqueue: {
-      p99Ms: round(percentile(blocks, 99), 2),
-      maxMs: round(Math.max(0, ...blocks), 2),
-      samples: blocks.length,
-    },
-  };
 }
 
-async function runCase(
-  count: number,
-  perSession: number,
-  opts: IngestBenchOptions,
-  root: string,
-): Promise<IngestCaseResult> {
-  const total = count * perSession;
+function runGroupCommit(dir: Dir, messages: InboundMessage[][]): number {
+  const total = messages.length * messages[0]!.length;
+  collectGarbage();
+  const t0 = performance.now();
+  groupCommitByHand(dir.inbound, messages);
+  const ms = performance.now() - t0;
+  verifySessions(
+    '(c) group commit',
+    messages.map((list, s) => ({ inboundPath: dir.inbound[s]!, ids: idsOf(list) })),
+  );
+  return total / (ms / 1000);
+}
 
-  // (a) naive
-  const dirA = freshDir(root, `naive-${count}`);
-  let naiveMs: number;
+// ------------------------------------------------------------------------------- runtime
+
+async function openRuntime(dir: Dir): Promise<{ rt: Runtime; errors: unknown[] }> {
+  const rt = await createRuntime({ dataDir: dir.ds.dataDir, driver: 'none' });
+  const errors: unknown[] = [];
+  rt.on('error', (e) => errors.push(e.error));
+  return { rt, errors };
+}
+
+function checkAcks(label: string, acks: Acks, errors: unknown[]): void {
+  check(acks.errors.length === 0, `${label}: ${acks.errors.length} call(s) rejected, first: ${String(acks.errors[0])}`);
+  check(acks.duplicates === 0, `${label}: ${acks.duplicates} call(s) acknowledged as duplicates`);
+  check(errors.length === 0, `${label}: ${errors.length} error event(s), first: ${String(errors[0])}`);
+}
+
+function expectedWithAcks(dir: Dir, messages: InboundMessage[][], acks: Acks, first = 0): ExpectedSession[] {
+  let k = 0;
+  return messages.map((list, s) => {
+    const acked = acks.seqs.subarray(k, k + list.length);
+    k += list.length;
+    return { inboundPath: dir.inbound[first + s]!, ids: idsOf(list), acked };
+  });
+}
+
+/** Fires every message (bench/burst.ts) and awaits every acknowledgement; msg/s and loop delay. */
+async function runtimeBurst(
+  dir: Dir,
+  messages: InboundMessage[][],
+  label: string,
+): Promise<{ msgps: number; loop: LoopDelay }> {
+  const total = messages.reduce((sum, l) => sum + l.length, 0);
+  const { rt, errors } = await openRuntime(dir);
+  const acks = new Acks(total);
+  let ms: number;
+  let loop: LoopDelay;
   try {
-    const { rt, sessions } = await prepareSessions(dirA, count);
-    await rt.close();
-    const messages = buildMessages(sessions, perSession);
-    log(opts.verbose, `ingest: ${count} session(s) × ${perSession}: naive …`);
-    ({ ms: naiveMs } = await runNaive(dirA, sessions, messages, perSession));
-    verifyInbound(`naive ${count}×${perSession}`, sessions, perSession);
-    verifyLastActive(`naive ${count}×${perSession}`, dirA, sessions);
+    collectGarbage();
+    const watch = await watchLoopDelay();
+    const t0 = performance.now();
+    await fireBurst(rt, dir.ds.sessionIds, messages, acks, true);
+    await acks.done;
+    ms = performance.now() - t0;
+    loop = await watch.stop();
   } finally {
-    removeDir(dirA, opts.keepDirs, opts.verbose);
+    await rt.close();
   }
+  checkAcks(label, acks, errors);
+  verifySessions(label, expectedWithAcks(dir, messages, acks));
+  return { msgps: total / (ms / 1000), loop };
+}
 
-  // (b) runtime
-  const dirB = freshDir(root, `runtime-${count}`);
+// ------------------------------------------------------------------------------- cases
+
+interface RunContext {
+  root: string;
+  z: Sizes;
+  opts: IngestBenchOptions;
+  runs: Runs;
+  ceiling: number;
+  details: Record<string, unknown>;
+}
+
+async function burstCase(ctx: RunContext, count: number): Promise<void> {
+  const { root, z, opts } = ctx;
+  const v = opts.verbose;
+  const a = newDir(root, `naive-${count}`, count, opts.keepDirs, v);
+  const c = newDir(root, `group-${count}`, count, opts.keepDirs, v);
+  const r = newDir(root, `runtime-${count}`, count, opts.keepDirs, v);
   try {
-    const { rt, sessions } = await prepareSessions(dirB, count);
-    const messages = buildMessages(sessions, perSession);
-    log(opts.verbose, `ingest: ${count} session(s) × ${perSession}: runtime …`);
-    let run: Awaited<ReturnType<typeof runRuntime>>;
+    const messages = buildMessages(count, z.perSession, a.address);
+    log(v, `ingest: ${count} × ${z.perSession}: (a) naive …`);
+    const naive = runNaive(a, messages, z.naiveCap);
+    a.remove();
+    log(v, `ingest: ${count} × ${z.perSession}: (c) group commit by hand …`);
+    const group = runGroupCommit(c, messages);
+    c.remove();
+    log(v, `ingest: ${count} × ${z.perSession}: runtime …`);
+    const rt = await runtimeBurst(r, messages, `runtime ${count}×${z.perSession}`);
+    ctx.runs.add(`ingest.msgps.s${count}`, { value: rt.msgps, baseline: group, limit: ctx.ceiling });
+    ctx.runs.add(`ingest.naive.s${count}`, { value: rt.msgps, baseline: naive });
+    ctx.runs.add(`ingest.loop.s${count}`, { value: rt.loop.p99Ms });
+    ctx.details[`s${count}`] = { naiveMsgps: naive, groupMsgps: group, runtimeMsgps: rt.msgps, loop: rt.loop };
+    log(
+      v,
+      `ingest: ${count} sessions: naive ${Math.round(naive)}, (c) ${Math.round(group)}, runtime ${Math.round(rt.msgps)} msg/s, loop p99 ${rt.loop.p99Ms.toFixed(1)} ms`,
+    );
+  } finally {
+    a.remove();
+    c.remove();
+    r.remove();
+  }
+}
+
+/** The floor of any asynchronous enqueue: find the session's queue, push, make one promise. */
+function floorLoop(ids: readonly string[], messages: InboundMessage[][]): number {
+  const queues = new Map<string, { items: InboundMessage[]; waiters: ((v: number) => void)[] }>();
+  for (const id of ids) queues.set(id, { items: [], waiters: [] });
+  const promises: Promise<number>[] = [];
+  collectGarbage();
+  const t0 = performance.now();
+  for (let s = 0; s < ids.length; s++) {
+    const id = ids[s]!;
+    const list = messages[s]!;
+    for (let i = 0; i < list.length; i++) {
+      const q = queues.get(id)!;
+      q.items.push(list[i]!);
+      promises.push(new Promise<number>((resolve) => q.waiters.push(resolve)));
+    }
+  }
+  const ms = performance.now() - t0;
+  for (const q of queues.values()) for (const w of q.waiters) w(0);
+  return ms;
+}
+
+/** (i): the synchronous cost of one loop of every call (no yield), acknowledgements untimed. */
+async function syncCost(ctx: RunContext): Promise<void> {
+  const { root, z, opts } = ctx;
+  const dir = newDir(root, 'sync', z.syncSessions, opts.keepDirs, opts.verbose);
+  try {
+    const messages = buildMessages(z.syncSessions, z.syncPerSession, dir.address, 's');
+    const total = z.syncSessions * z.syncPerSession;
+    const floorMs = floorLoop(dir.ds.sessionIds, messages);
+    log(opts.verbose, `ingest: (i) ${total}-call loop …`);
+    const { rt, errors } = await openRuntime(dir);
+    const acks = new Acks(total);
+    let loopMs: number;
     try {
-      run = await runRuntime(rt, sessions, messages, perSession);
+      const ids = dir.ds.sessionIds;
+      const promises: Promise<{ seq: number; duplicate: boolean }>[] = new Array(total);
+      collectGarbage();
+      const t0 = performance.now();
+      let k = 0;
+      for (let s = 0; s < ids.length; s++) {
+        const id = ids[s]!;
+        const list = messages[s]!;
+        for (let i = 0; i < list.length; i++) promises[k++] = rt.writeMessage(id, list[i]!);
+      }
+      loopMs = performance.now() - t0;
+      // Synchronously after the loop, before any rejection can be reported unhandled.
+      for (let j = 0; j < total; j++) acks.track(j, promises[j]!);
+      await acks.done;
     } finally {
       await rt.close();
     }
-    verifyInbound(`runtime ${count}×${perSession}`, sessions, perSession, run.acked);
-    verifyLastActive(`runtime ${count}×${perSession}`, dirB, sessions);
-    const naivePerSec = total / (naiveMs / 1000);
-    const runtimePerSec = total / (run.ms / 1000);
-    return {
-      sessions: count,
-      messagesPerSession: perSession,
-      totalMessages: total,
-      naive: { ms: round(naiveMs, 1), msgsPerSec: Math.round(naivePerSec) },
-      runtime: {
-        ms: round(run.ms, 1),
-        msgsPerSec: Math.round(runtimePerSec),
-        enqueueMs: round(run.enqueueMs, 1),
-        loopDelay: run.loopDelay,
-        afterEnqueue: run.afterEnqueue,
-      },
-      speedup: round(runtimePerSec / naivePerSec, 2),
-    };
+    checkAcks('(i) sync cost', acks, errors);
+    verifySessions('(i) sync cost', expectedWithAcks(dir, messages, acks));
+    ctx.runs.add('ingest.sync.us', { value: (loopMs * 1000) / total, baseline: (floorMs * 1000) / total });
+    ctx.runs.add('ingest.sync.loop', { value: loopMs, baseline: floorMs });
+    ctx.details.sync = { calls: total, loopMs, floorMs };
   } finally {
-    removeDir(dirB, opts.keepDirs, opts.verbose);
+    dir.remove();
   }
-}
-
-// ------------------------------------------------------------------------------- idle latency
-
-function latencyStats(samples: number[]) {
-  return {
-    medianMs: round(median(samples), 3),
-    p90Ms: round(percentile(samples, 90), 3),
-    p99Ms: round(percentile(samples, 99), 3),
-  };
 }
 
 /**
- * Sequential single writes, (a) and (b) alternating write by write (each in its own fresh data dir
- * and session), so that background load drifting during the run hits both alike. One
- * `setImmediate` turn (untimed) separates consecutive writes; (b) also gets its coalesced
- * `last_active` flush done there or at the start of its next write, as in real use.
+ * Writes one message to `sessionId` every `everyMs` (not waiting for acknowledgements) until
+ * stopped or `limit` writes were made; latency = acknowledgement time − call time.
  */
-async function runIdle(
-  writes: number,
-  warmup: number,
-  opts: IngestBenchOptions,
-  root: string,
-): Promise<IngestIdleResult> {
-  const n = warmup + writes;
-  const dirA = freshDir(root, 'idle-naive');
-  const dirB = freshDir(root, 'idle-runtime');
-  const naiveSamples: number[] = [];
-  const runtimeSamples: number[] = [];
-  try {
-    const a = await prepareSessions(dirA, 1);
-    await a.rt.close();
-    const b = await prepareSessions(dirB, 1);
-    const sessionA = a.sessions[0]!;
-    const sessionB = b.sessions[0]!;
-    const messagesA = buildMessages(a.sessions, n)[0]!;
-    const messagesB = buildMessages(b.sessions, n)[0]!;
-    const acked: number[][] = [[]];
-    const errors: unknown[] = [];
-    b.rt.on('error', (e) => errors.push(e.error));
-    const host = new NaiveHost(dirA);
-    collectGarbage();
-    try {
-      for (let i = 0; i < n; i++) {
-        let t0 = performance.now();
-        host.write(sessionA, messagesA[i]!);
-        const da = performance.now() - t0;
-        await turn();
-        t0 = performance.now();
-        const r = await b.rt.writeMessage(sessionB.id, messagesB[i]!);
-        const db = performance.now() - t0;
-        await turn();
-        check(!r.duplicate, `idle runtime: ${messagesB[i]!.id} resolved as a duplicate`);
-        acked[0]!.push(r.seq);
-        if (i >= warmup) {
-          naiveSamples.push(da);
-          runtimeSamples.push(db);
-        }
-      }
-    } finally {
-      host.close();
-      await b.rt.close();
+function quietWriter(
+  rt: Runtime,
+  sessionId: string,
+  make: (i: number) => InboundMessage,
+  everyMs: number,
+  limit = Infinity,
+) {
+  const latencies: number[] = [];
+  const errors: unknown[] = [];
+  const ids: string[] = [];
+  const pending: Promise<void>[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped && ids.length < limit) {
+      const m = make(ids.length);
+      ids.push(m.id);
+      const t0 = performance.now();
+      pending.push(
+        rt.writeMessage(sessionId, m).then(
+          (r) => {
+            if (r.duplicate) errors.push(new Error(`${m.id} acknowledged as a duplicate`));
+            latencies.push(performance.now() - t0);
+          },
+          (error: unknown) => {
+            errors.push(error);
+          },
+        ),
+      );
+      await sleep(everyMs);
     }
-    check(errors.length === 0, `idle runtime reported ${errors.length} error event(s): ${String(errors[0])}`);
-    verifyInbound('idle naive', a.sessions, n);
-    verifyInbound('idle runtime', b.sessions, n, acked);
-    verifyLastActive('idle naive', dirA, a.sessions);
-    verifyLastActive('idle runtime', dirB, b.sessions);
+  })();
+  return {
+    ids,
+    async stop(): Promise<{ latencies: number[]; errors: unknown[] }> {
+      stopped = true;
+      await loop;
+      await Promise.all(pending);
+      return { latencies, errors };
+    },
+    finished: loop,
+  };
+}
+
+/** (ii): quiet-session acknowledgement latency while a burst drains elsewhere, and without one. */
+async function fairness(ctx: RunContext): Promise<void> {
+  const { root, z, opts } = ctx;
+  const dir = newDir(root, 'fair', z.fairSessions + 1, opts.keepDirs, opts.verbose);
+  try {
+    const q = z.fairSessions;
+    const messages = buildMessages(z.fairSessions, z.fairPerSession, dir.address, 'f');
+    const total = z.fairSessions * z.fairPerSession;
+    const quietId = dir.ds.sessionIds[q]!;
+    const quietAddress = dir.address(q);
+    const { rt, errors } = await openRuntime(dir);
+    const acks = new Acks(total);
+    let idle: { latencies: number[]; errors: unknown[] };
+    let busy: { latencies: number[]; errors: unknown[] };
+    let loop: LoopDelay;
+    let idleIds: string[];
+    let busyIds: string[];
+    try {
+      log(opts.verbose, `ingest: (ii) quiet writes with no burst …`);
+      const before = quietWriter(
+        rt,
+        quietId,
+        (i) => benchMessage(q, i, quietAddress, 'qi'),
+        z.quietEveryMs,
+        z.quietIdleWrites,
+      );
+      await before.finished;
+      idle = await before.stop();
+      idleIds = before.ids;
+      log(opts.verbose, `ingest: (ii) quiet writes during a ${total}-message burst …`);
+      const burstIds = dir.ds.sessionIds.slice(0, q);
+      collectGarbage();
+      const watch = await watchLoopDelay();
+      const during = quietWriter(rt, quietId, (i) => benchMessage(q, i, quietAddress, 'qb'), z.quietEveryMs);
+      await fireBurst(rt, burstIds, messages, acks, true);
+      await acks.done;
+      busy = await during.stop();
+      busyIds = during.ids;
+      loop = await watch.stop();
+    } finally {
+      await rt.close();
+    }
+    checkAcks('(ii) fairness burst', acks, errors);
+    check(
+      idle.errors.length === 0 && busy.errors.length === 0,
+      `(ii) quiet writes failed: ${String([...idle.errors, ...busy.errors][0])}`,
+    );
+    check(busy.latencies.length >= 10, `(ii) only ${busy.latencies.length} quiet writes during the burst`);
+    verifySessions('(ii) fairness', [
+      ...expectedWithAcks(dir, messages, acks),
+      { inboundPath: dir.inbound[q]!, ids: [...idleIds, ...busyIds] },
+    ]);
+    const p99Busy = percentile(busy.latencies, 99);
+    const p99Idle = percentile(idle.latencies, 99);
+    ctx.runs.add('ingest.fair.p99', { value: p99Busy, baseline: p99Idle });
+    ctx.runs.add('ingest.loop.fair', { value: loop.p99Ms });
+    ctx.details.fairness = {
+      quietDuringBurst: {
+        writes: busy.latencies.length,
+        p50Ms: percentile(busy.latencies, 50),
+        p99Ms: p99Busy,
+        maxMs: Math.max(...busy.latencies),
+      },
+      quietIdle: { writes: idle.latencies.length, p50Ms: percentile(idle.latencies, 50), p99Ms: p99Idle },
+      loop,
+    };
   } finally {
-    removeDir(dirA, opts.keepDirs, opts.verbose);
-    removeDir(dirB, opts.keepDirs, opts.verbose);
+    dir.remove();
   }
-  const naive = latencyStats(naiveSamples);
-  const runtime = latencyStats(runtimeSamples);
-  return { writes, naive, runtime, ratio: round(median(runtimeSamples) / median(naiveSamples), 3) };
+}
+
+/** (iii): many sessions × 1 message against the QD8 durable SQLite commit rate. */
+async function manySessions(ctx: RunContext): Promise<void> {
+  const { root, z, opts } = ctx;
+  const dir = newDir(root, 'many', z.many, opts.keepDirs, opts.verbose);
+  try {
+    const messages = buildMessages(z.many, 1, dir.address, 'o');
+    log(opts.verbose, `ingest: (iii) QD8 durable SQLite commit rate …`);
+    const qd8 = await measureSqliteQd8(root, z.qd8Ms);
+    log(opts.verbose, `ingest: (iii) ${z.many} sessions × 1 …`);
+    const rt = await runtimeBurst(dir, messages, `(iii) ${z.many}×1`);
+    ctx.runs.add('ingest.many.msgps', { value: rt.msgps, limit: qd8.perSec });
+    ctx.runs.add('ingest.loop.many', { value: rt.loop.p99Ms });
+    ctx.details.many = { msgps: rt.msgps, qd8CommitsPerSec: qd8.perSec, loop: rt.loop };
+  } finally {
+    dir.remove();
+  }
 }
 
 // ------------------------------------------------------------------------------- entry point
 
-function renderMarkdown(r: IngestResults): string {
-  const t = INGEST_TARGETS;
-  const yes = (b: boolean | null) => (b === null ? 'n/a' : b ? 'yes' : '**NO**');
-  const burst = markdownTable(
-    [
-      'sessions',
-      'msgs',
-      '(a) naive msg/s',
-      '(b) runtime msg/s',
-      'b/a',
-      '(b) enqueue ms',
-      '(b) loop p99 ms',
-      '(b) loop max ms',
-      '(b) loop samples',
-      '(b) max block after enqueue ms',
-      `p99 ≤ ${t.maxLoopP99Ms}`,
-    ],
-    r.cases.map((c) => [
-      c.sessions,
-      c.totalMessages,
-      c.naive.msgsPerSec,
-      c.runtime.msgsPerSec,
-      `${c.speedup}×`,
-      c.runtime.enqueueMs,
-      c.runtime.loopDelay.p99Ms,
-      c.runtime.loopDelay.maxMs,
-      c.runtime.loopDelay.samples,
-      c.runtime.afterEnqueue.maxMs,
-      yes(c.runtime.loopDelay.p99Ms <= t.maxLoopP99Ms),
-    ]),
-  );
-  const idle = markdownTable(
-    ['single write at idle', 'median ms', 'p90 ms', 'p99 ms'],
-    [
-      ['(a) naive', r.idle.naive.medianMs, r.idle.naive.p90Ms, r.idle.naive.p99Ms],
-      ['(b) runtime', r.idle.runtime.medianMs, r.idle.runtime.p90Ms, r.idle.runtime.p99Ms],
-    ],
-  );
-  const targets = markdownTable(
-    ['target', 'wanted', 'got', 'met'],
-    [
-      [
-        'b/a at 100 sessions',
-        `≥ ${t.minSpeedupAt100}×`,
-        r.targets.speedupAt100.actual === null ? 'not run' : `${r.targets.speedupAt100.actual}×`,
-        yes(r.targets.speedupAt100.met),
-      ],
-      [
-        '(b) event-loop p99 (worst case)',
-        `≤ ${t.maxLoopP99Ms} ms`,
-        `${r.targets.loopP99.worstMs} ms`,
-        yes(r.targets.loopP99.met),
-      ],
-      [
-        'idle latency b/a (median)',
-        `≤ ${t.maxIdleLatencyRatio}`,
-        `${r.targets.idleRatio.actual}`,
-        yes(r.targets.idleRatio.met),
-      ],
-    ],
-  );
-  const env = r.env;
-  return [
-    `### ingest${r.quick ? ' (quick)' : ''} — node ${String(env.node)}, ${String(env.cpuModel)} × ${String(env.cpuCount)}, ${String(env.date)}`,
-    '',
-    burst,
-    '',
-    `Idle latency over ${r.idle.writes} sequential single writes (ratio b/a = ${r.idle.ratio}):`,
-    '',
-    idle,
-    '',
-    targets,
-  ].join('\n');
-}
-
-export async function runIngestBench(opts: IngestBenchOptions = {}): Promise<BenchReport & { results: IngestResults }> {
-  const quick = opts.quick ?? false;
-  const counts = opts.sessionCounts ?? [1, 10, 100];
-  const perSession = opts.messagesPerSession ?? (quick ? 50 : 1000);
-  const idleWrites = opts.idleWrites ?? (quick ? 40 : 200);
-  const idleWarmup = opts.idleWarmup ?? (quick ? 5 : 20);
-  const root = opts.tmpRoot ?? tmpdir();
-  const gcBeforePhases = collectGarbage();
-  for (const c of counts) check(Number.isInteger(c) && c > 0, `bad session count ${c}`);
-  check(Number.isInteger(perSession) && perSession > 0, `bad messages per session ${perSession}`);
-
-  // Warm-up (not reported): both paths, so neither case is measured on cold JIT.
-  log(opts.verbose, 'ingest: warm-up …');
-  await runCase(2, quick ? 20 : 200, { ...opts, keepDirs: false, verbose: false }, root);
-
-  const cases: IngestCaseResult[] = [];
-  for (const count of counts) cases.push(await runCase(count, perSession, opts, root));
-  log(opts.verbose, `ingest: idle latency (${idleWrites} writes) …`);
-  const idle = await runIdle(idleWrites, idleWarmup, opts, root);
-
-  const at100 = cases.find((c) => c.sessions === 100);
-  const worstP99 = Math.max(...cases.map((c) => c.runtime.loopDelay.p99Ms));
-  const results: IngestResults = {
-    bench: 'ingest',
-    quick,
-    env: environment(),
-    method: {
-      naive:
-        'per message: new Database(inbound.db) + journal_mode=DELETE + BEGIN IMMEDIATE (SELECT MAX(seq); INSERT) COMMIT + close, then UPDATE sessions SET last_active on a kept-open v2.db connection (WAL, synchronous=NORMAL, as the runtime)',
-      runtime: "createRuntime({ driver: 'none' }); all writeMessage promises created synchronously, then Promise.all",
-      sessions:
-        'per-thread sessions (one agent group, one messaging group, thread ids t-0..t-N-1) created with rt.resolveSession in both paths',
-      durability: 'session DBs: default synchronous (FULL), journal_mode=DELETE in both paths',
-      order:
-        'interleaved arrival: message i of every session, then message i+1; naive first, then runtime, fresh temp dir each',
-      loopDelay:
-        'monitorEventLoopDelay({ resolution: 1 }) enabled for the burst only (first writeMessage call to Promise.all settling), plus one ~2 ms idle margin before and one timer tick after so the first and last blocks are recorded',
-      idle: `${idleWarmup} untimed + ${idleWrites} timed sequential single writes to one session, fresh dir each, (a) and (b) alternating write by write with one untimed setImmediate turn after each`,
-      gc: gcBeforePhases
-        ? 'a full garbage collection (node --expose-gc) before each timed phase, so no phase pays for the garbage of the one before; garbage made during a phase is collected and measured within it'
-        : 'no --expose-gc: phases may pay for garbage left by earlier phases',
-    },
-    cases,
-    idle,
-    targets: {
-      speedupAt100: {
-        target: INGEST_TARGETS.minSpeedupAt100,
-        actual: at100?.speedup ?? null,
-        met: at100 === undefined ? null : at100.speedup >= INGEST_TARGETS.minSpeedupAt100,
-      },
-      loopP99: {
-        targetMs: INGEST_TARGETS.maxLoopP99Ms,
-        worstMs: worstP99,
-        met: worstP99 <= INGEST_TARGETS.maxLoopP99Ms,
-      },
-      idleRatio: {
-        target: INGEST_TARGETS.maxIdleLatencyRatio,
-        actual: idle.ratio,
-        met: idle.ratio <= INGEST_TARGETS.maxIdleLatencyRatio,
-      },
-    },
+export async function runIngestBench(opts: IngestBenchOptions = {}): Promise<BenchReport> {
+  const quick = opts.quick === true;
+  const base = quick ? QUICK : FULL;
+  const z: Sizes = {
+    ...base,
+    counts: opts.sessionCounts ?? base.counts,
+    perSession: opts.messagesPerSession ?? base.perSession,
   };
+  for (const c of z.counts) check(Number.isInteger(c) && c > 0, `bad session count ${c}`);
+  check(Number.isInteger(z.perSession) && z.perSession > 0, `bad messages per session ${z.perSession}`);
+  const runCount = opts.runs ?? DEFAULT_RUNS;
+  const root = opts.tmpRoot ?? tmpdir();
+  const gc = collectGarbage();
+  const runs = new Runs();
+  const details: Record<string, unknown>[] = [];
 
-  const fileName = opts.resultsFile ?? (quick ? 'ingest.quick.json' : 'ingest.json');
-  const resultsPath = fileName === false ? undefined : writeResults(fileName, results);
-  const targetsMet =
-    results.targets.speedupAt100.met !== false && results.targets.loopP99.met && results.targets.idleRatio.met;
-  const report: BenchReport & { results: IngestResults } = { markdown: renderMarkdown(results), targetsMet, results };
-  if (resultsPath !== undefined) report.resultsPath = resultsPath;
-  return report;
+  // Warm-up (not reported): every path once, small, so no run is measured on cold JIT.
+  log(opts.verbose, 'ingest: warm-up …');
+  await burstCase(
+    {
+      root,
+      z: { ...z, perSession: 50, naiveCap: 20 },
+      opts: { ...opts, keepDirs: false, verbose: false },
+      runs: new Runs(),
+      ceiling: 0,
+      details: {},
+    },
+    4,
+  );
+
+  for (let run = 1; run <= runCount; run++) {
+    log(opts.verbose, `ingest: run ${run}/${runCount}: raw insert ceiling …`);
+    const ceiling = measureInsertCeilingIn(root, z.ceilingRows).perSec;
+    const ctx: RunContext = { root, z, opts, runs, ceiling, details: { insertCeilingRowsPerSec: ceiling } };
+    for (const count of z.counts) await burstCase(ctx, count);
+    await syncCost(ctx);
+    await fairness(ctx);
+    await manySessions(ctx);
+    details.push(ctx.details);
+  }
+
+  const figures = runs.figures(figureDefs(z));
+  return finishReport(
+    opts,
+    {
+      bench: 'ingest',
+      quick,
+      runs: runCount,
+      method: {
+        datasets:
+          'every path on its own fresh data dir built by bench/dataset.ts (per-thread sessions, real schemas, session DBs journal_mode=DELETE, synchronous=FULL); session creation is not timed',
+        naive: `(a) per message: open inbound.db, journal_mode=DELETE, BEGIN IMMEDIATE, SELECT MAX(seq), INSERT, COMMIT, close, then UPDATE sessions.last_active on a kept-open v2.db (WAL, synchronous=NORMAL); the first ≤ ${z.naiveCap} messages in interleaved order`,
+        groupCommit:
+          '(c) per session, sequentially on one thread: open inbound.db → BEGIN IMMEDIATE → SELECT MAX(seq) → one prepared INSERT … ON CONFLICT(id) DO NOTHING per message (same columns, even seqs) → COMMIT → close',
+        runtime:
+          "createRuntime({ dataDir, driver: 'none' }) with no actor live; writeMessage fired without waiting: each session's calls in one synchronous run, one setImmediate between sessions; every acknowledgement awaited; msg/s = messages ÷ (first call → last acknowledgement)",
+        loopDelay:
+          'perf_hooks.monitorEventLoopDelay({ resolution: 1 }) over the runtime burst (first call to last acknowledgement), enabled ~2 ms before and read ~1 ms after',
+        syncCost: `(i) one loop of ${z.syncSessions * z.syncPerSession} writeMessage calls (${z.syncSessions} sessions × ${z.syncPerSession}, session after session, no yield), the loop alone timed; floor = the same loop doing Map.get + array push + new Promise per call`,
+        fairness: `(ii) ${z.fairSessions} × ${z.fairPerSession} fired as above while a separate quiet session gets one writeMessage every ~${z.quietEveryMs} ms (a sleep loop; not awaited); latency = acknowledgement − call; baseline: ${z.quietIdleWrites} such writes with no burst, same runtime, just before`,
+        many: `(iii) ${z.many} sessions × 1 message fired as above; limit: the QD8 durable SQLite commit rate (bench/disk.ts, ${z.qd8Ms} ms) measured in the same run`,
+        limit: `raw insert ceiling (bench/disk.ts, ${z.ceilingRows} rows) measured at the start of every run`,
+        checks:
+          'after every path: each session holds exactly its ids once, in call order, even increasing seqs, and (runtime) the acknowledged seqs; no rejection, no duplicate, no error event',
+        gc: gc
+          ? 'a full GC (node --expose-gc) before each timed part'
+          : 'no --expose-gc: a timed part may pay for earlier garbage',
+      },
+      figures,
+      details,
+    },
+    [
+      `Sessions are fired one after another, each session's ${n(z.perSession)} calls in one synchronous run, with one setImmediate between two sessions; (i) is one loop with no yield. Event-loop delay: monitorEventLoopDelay with a 1 ms resolution.`,
+    ],
+  );
 }

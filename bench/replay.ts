@@ -11,10 +11,11 @@
  * and re-activated by the next burst. Rounds continue until the log holds `targetRecords`
  * records; then the runtime closes (the `end` record carries the digest).
  *
- * Measured: wall time of `replayLog(log, { dataDir: <fresh empty dir> })`, which includes
- * parsing the log, re-running every record and the final `digestDataDir`; `runs` times, fresh
- * directory each, median reported. Separately timed once, for the breakdown: `readLog` alone and
- * `digestDataDir` of the replayed directory alone.
+ * Measured, in each of the runs (three by default): wall time of `replayLog(log, { dataDir:
+ * <fresh empty dir> })`, which includes parsing the log, re-running every record and the final
+ * `digestDataDir`; baseline, timed just before in the same run: `readLog` alone (no replay can be
+ * faster than reading its log). `digestDataDir` of the replayed directory is timed apart for the
+ * breakdown.
  *
  * Checks (a failed check throws, so no number is reported for a broken replay): every run has
  * `divergence === null`, its digest equals the one the log's `end` record holds, and its
@@ -32,16 +33,8 @@ import { replayLog } from '../src/eventlog/replay.js';
 import { sequentialIds } from '../src/runtime/clock.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import type { InboundMessage } from '../src/runtime/types.js';
-import {
-  environment,
-  log,
-  markdownTable,
-  median,
-  round,
-  writeResults,
-  type BenchReport,
-  type CommonBenchOptions,
-} from './util.js';
+import { Runs, type FigureDef } from './figures.js';
+import { check, DEFAULT_RUNS, finishReport, log, type BenchReport, type CommonBenchOptions } from './util.js';
 
 export interface ReplayBenchOptions extends CommonBenchOptions {
   /** Minimum records in the generated log. Default 100,000 (quick: 5,000). */
@@ -50,55 +43,21 @@ export interface ReplayBenchOptions extends CommonBenchOptions {
   sessions?: number;
   /** `writeMessage` calls per session per round. Default 20. */
   burst?: number;
-  /** Timed replays (fresh data dir each). Default 3 (quick: 1). */
-  runs?: number;
-  /** Parent of the temp directories. Default `os.tmpdir()`. */
-  tmpRoot?: string;
-  /** Keep the log and the data directories (their paths are printed). */
-  keepDirs?: boolean;
-  /** JSON file name under bench/results/, or false. Default `replay.json` (quick: `replay.quick.json`). */
-  resultsFile?: string | false;
 }
 
-/** Target from the issue: replay throughput on this 2-core machine. */
-export const REPLAY_TARGETS = { minRecordsPerSec: 20_000 } as const;
+/** Target from issue 12: replay throughput on the 100-session log. */
+export const REPLAY_TARGETS = { minRecordsPerSec: 50_000 } as const;
 
-export interface ReplayResults {
-  bench: 'replay';
-  quick: boolean;
-  env: Record<string, unknown>;
-  method: Record<string, string>;
-  log: {
-    records: number;
-    bytes: number;
-    sessions: number;
-    rounds: number;
-    writeMessageCalls: number;
-    commits: number;
-    transitions: number;
-    recordsByKind: Record<string, number>;
-    generationSeconds: number;
-  };
-  replay: {
-    runs: number;
-    seconds: number[];
-    medianSeconds: number;
-    recordsPerSec: number;
-    commitsPerSec: number;
-    /** One-off timings of the parts, for the breakdown (not subtracted from the runs). */
-    parseSeconds: number;
-    digestSeconds: number;
-  };
-  targets: { recordsPerSec: { target: number; actual: number; met: boolean } };
-}
-
-class BenchFailure extends Error {
-  override readonly name = 'BenchFailure';
-}
-
-function check(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new BenchFailure(message);
-}
+const FIGURES: readonly FigureDef[] = [
+  {
+    key: 'replay.rate',
+    label: 'replayLog throughput (parse + re-run + digest)',
+    unit: 'records/s',
+    better: 'higher',
+    baseline: 'readLog alone (parse)',
+    target: { on: 'value', op: '>=', threshold: REPLAY_TARGETS.minRecordsPerSec },
+  },
+];
 
 const T0 = Date.UTC(2026, 0, 1);
 const AG = 'ag-bench';
@@ -236,7 +195,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
   const targetRecords = opts.targetRecords ?? (quick ? 5_000 : 100_000);
   const sessions = opts.sessions ?? (quick ? 20 : 100);
   const burst = opts.burst ?? 20;
-  const runs = opts.runs ?? (quick ? 1 : 3);
+  const runCount = opts.runs ?? DEFAULT_RUNS;
   const root = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), 'sa-bench-replay-'));
   const logPath = join(root, 'events.log');
   try {
@@ -250,9 +209,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
     });
     const generationSeconds = (performance.now() - genStart) / 1000;
 
-    const parseStart = performance.now();
     const { records } = readLog(logPath);
-    const parseSeconds = (performance.now() - parseStart) / 1000;
     const byKind: Record<string, number> = {};
     let commits = 0;
     let recordedDigest: string | undefined;
@@ -264,11 +221,14 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
     const recordedTransitions = records.filter((r) => r.k === 'tr').length;
     check(records.length >= targetRecords, `the log holds ${records.length} records, fewer than ${targetRecords}`);
     check(recordedDigest !== undefined, 'the log has no end record');
-    log(opts.verbose, `replay: ${records.length} records, ${commits} commits; replaying ${runs}×`);
+    log(opts.verbose, `replay: ${records.length} records, ${commits} commits; replaying ${runCount}×`);
 
-    const seconds: number[] = [];
-    let digestSeconds = 0;
-    for (let run = 0; run < runs; run++) {
+    const runs = new Runs();
+    const details: unknown[] = [];
+    for (let run = 1; run <= runCount; run++) {
+      const parseStart = performance.now();
+      const parsed = readLog(logPath).records.length;
+      const parseSeconds = (performance.now() - parseStart) / 1000;
       const dataDir = join(root, `replayed-${run}`);
       const start = performance.now();
       const result = await replayLog(logPath, { dataDir });
@@ -283,96 +243,45 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
           result.transitions.length === recordedTransitions,
         'the replayed transitions differ from the recorded ones',
       );
-      seconds.push(elapsed);
+      const digestStart = performance.now();
+      digestDataDir(dataDir);
+      const digestSeconds = (performance.now() - digestStart) / 1000;
+      runs.add('replay.rate', { value: records.length / elapsed, baseline: parsed / parseSeconds });
+      details.push({ seconds: elapsed, parseSeconds, digestSeconds, commitsPerSec: commits / elapsed });
       log(
         opts.verbose,
-        `replay: run ${run + 1}: ${round(elapsed, 3)} s, ${Math.round(records.length / elapsed)} records/s`,
+        `replay: run ${run}: ${elapsed.toFixed(3)} s, ${Math.round(records.length / elapsed)} records/s`,
       );
-      if (run === 0) {
-        const digestStart = performance.now();
-        digestDataDir(dataDir);
-        digestSeconds = (performance.now() - digestStart) / 1000;
-      }
       if (!opts.keepDirs) rmSync(dataDir, { recursive: true, force: true });
     }
-
-    const medianSeconds = median(seconds);
-    const recordsPerSec = Math.round(records.length / medianSeconds);
-    const met = recordsPerSec >= REPLAY_TARGETS.minRecordsPerSec;
-    const results: ReplayResults = {
+    if (opts.keepDirs) log(opts.verbose, `kept ${root}`);
+    return finishReport(opts, {
       bench: 'replay',
       quick,
-      env: environment(),
+      runs: runCount,
       method: {
         log: `createRuntime({ driver: scripted fake container, clock: SimulatedClock, ids: sequentialIds(), autoWake: false, pollMs: ${POLL_MS} }); rounds of ${burst} writeMessage per session for ${sessions} per-thread sessions (one synchronous burst per round); every 3rd round a duplicate and a rejected call per session; every 4th round every 5th session woken, two polls, stopped; one passivation of every actor halfway`,
         measured:
-          'wall time of replayLog(log, { dataDir: fresh empty dir }): parse + re-run + final digest; median of the runs',
+          'wall time of replayLog(log, { dataDir: fresh empty dir }): parse + re-run + final digest; baseline: readLog(log) alone, timed in the same run just before',
         checks: 'divergence === null, digest === the end record digest, transitions === the recorded ones',
-        tmpRoot: `log and replayed data dirs under ${opts.tmpRoot ?? tmpdir()} (session DBs commit with fsync: the disk matters)`,
+        tmpRoot: `log and replayed data dirs under ${opts.tmpRoot ?? tmpdir()}`,
       },
-      log: {
-        records: records.length,
-        bytes: statSync(logPath).size,
-        sessions: generated.sessions,
-        rounds: generated.rounds,
-        writeMessageCalls: generated.writeMessageCalls,
-        commits,
-        transitions: recordedTransitions,
-        recordsByKind: byKind,
-        generationSeconds: round(generationSeconds, 2),
+      figures: runs.figures(FIGURES),
+      details: {
+        log: {
+          records: records.length,
+          bytes: statSync(logPath).size,
+          sessions: generated.sessions,
+          rounds: generated.rounds,
+          writeMessageCalls: generated.writeMessageCalls,
+          commits,
+          transitions: recordedTransitions,
+          recordsByKind: byKind,
+          generationSeconds,
+        },
+        runs: details,
       },
-      replay: {
-        runs,
-        seconds: seconds.map((s) => round(s, 3)),
-        medianSeconds: round(medianSeconds, 3),
-        recordsPerSec,
-        commitsPerSec: Math.round(commits / medianSeconds),
-        parseSeconds: round(parseSeconds, 3),
-        digestSeconds: round(digestSeconds, 3),
-      },
-      targets: {
-        recordsPerSec: { target: REPLAY_TARGETS.minRecordsPerSec, actual: recordsPerSec, met },
-      },
-    };
-
-    const fileName = opts.resultsFile ?? (quick ? 'replay.quick.json' : 'replay.json');
-    const resultsPath = fileName === false ? undefined : writeResults(fileName, results);
-    const markdown = [
-      `### replay${quick ? ' (quick)' : ''}`,
-      '',
-      markdownTable(
-        [
-          'records',
-          'log MiB',
-          'sessions',
-          'commits',
-          'transitions',
-          'replay s (median)',
-          'records/s',
-          'commits/s',
-          'target',
-          'met',
-        ],
-        [
-          [
-            records.length,
-            round(results.log.bytes / 1024 / 1024, 1),
-            generated.sessions,
-            commits,
-            recordedTransitions,
-            results.replay.medianSeconds,
-            recordsPerSec,
-            results.replay.commitsPerSec,
-            `≥ ${REPLAY_TARGETS.minRecordsPerSec}`,
-            met ? 'yes' : 'NO',
-          ],
-        ],
-      ),
-      '',
-      `runs: ${results.replay.seconds.join(' s, ')} s; of which, timed apart: parse ${results.replay.parseSeconds} s, final digest ${results.replay.digestSeconds} s. Every run: no divergence, digest and transitions as recorded.`,
-    ].join('\n');
-    if (opts.keepDirs) log(opts.verbose, `kept ${root}`);
-    return { markdown, resultsPath, targetsMet: met };
+    });
   } finally {
     if (!opts.keepDirs) rmSync(root, { recursive: true, force: true });
   }

@@ -1,26 +1,34 @@
 /**
  * Benchmark runner: `npm run bench [-- [names…] [options]]`.
  *
- *   npm run bench                         every registered bench, full size
- *   npm run bench -- --quick              smoke run (fewer messages; results go to *.quick.json)
+ *   npm run bench                         every bench, full size, three runs of every figure
+ *   npm run bench -- --quick              smoke run (small sizes; results go to *.quick.json)
  *   npm run bench -- --only ingest        just one (same as `npm run bench -- ingest`)
- *   npm run bench -- ingest --sessions 1,10 --messages 500 --idle 100 --keep
+ *   npm run bench -- ingest --sessions 1,100 --messages 500 --runs 1 --keep
+ *   npm run bench -- scale --dataset DIR  scale over a data dir from scripts/build-dataset.ts
  *
- * Options: --quick, --only NAME[,NAME], --sessions N[,N…], --messages N, --idle N, --tmp DIR,
- * --keep (keep temp data dirs), --no-json (do not write bench/results/), --quiet, --help.
- * Exit code: 0 when every bench ran (targets missed are reported, not fatal), 1 when one threw,
+ * Options: --quick, --only NAME[,NAME], --runs N, --sessions N[,N…] (ingest), --messages N
+ * (ingest), --scale-sessions N (scale), --dataset DIR (scale), --tmp DIR, --keep, --no-json,
+ * --strict, --quiet, --help.
+ * Every figure is printed with its baseline, ratio, limit, target and verdict, and written to
+ * bench/results/<name>.json (or <name>.quick.json).
+ * Exit code: 0 when every bench ran (a missed target is reported, not fatal), 1 when one threw,
  * 2 for bad arguments. `--strict` also exits 1 when a target is missed.
  */
+import { performance } from 'node:perf_hooks';
+import { runDiskBench } from './disk.js';
+import { runE2eBench } from './e2e.js';
 import { runIngestBench } from './ingest.js';
 import { runReplayBench } from './replay.js';
+import { runResolveBench } from './resolve.js';
+import { runScaleBench } from './scale.js';
 import type { BenchReport, CommonBenchOptions } from './util.js';
 
 interface RunnerOptions extends CommonBenchOptions {
   sessionCounts?: number[];
   messagesPerSession?: number;
-  idleWrites?: number;
-  tmpRoot?: string;
-  keepDirs?: boolean;
+  scaleSessions?: number;
+  dataset?: string;
   writeJson: boolean;
   strict: boolean;
 }
@@ -30,33 +38,45 @@ interface BenchDefinition {
   run(options: RunnerOptions): Promise<BenchReport>;
 }
 
-/** Every bench, by name, in the order `npm run bench` runs them. */
+function common(o: RunnerOptions): CommonBenchOptions {
+  const c: CommonBenchOptions = {
+    quick: o.quick,
+    verbose: o.verbose,
+    runs: o.runs,
+    tmpRoot: o.tmpRoot,
+    keepDirs: o.keepDirs,
+  };
+  if (!o.writeJson) c.resultsFile = false;
+  return c;
+}
+
+/** Every bench, by name, in the order `npm run bench` runs them (the disk's limits first). */
 const BENCHES: Record<string, BenchDefinition> = {
+  disk: {
+    description: 'physical limits: durable writes and SQLite commits/s at QD1 and QD8, raw insert ceiling',
+    run: (o) => runDiskBench(common(o)),
+  },
   ingest: {
     description:
-      'naive per-message inbound.db writes vs runtime.writeMessage group commit (1/10/100 sessions) + idle latency',
+      'writeMessage vs naive and hand-written group commit (1/100/1,000 sessions), loop delay, sync cost, fairness, 10,000 × 1',
     run: (o) =>
-      runIngestBench({
-        quick: o.quick,
-        verbose: o.verbose,
-        sessionCounts: o.sessionCounts,
-        messagesPerSession: o.messagesPerSession,
-        idleWrites: o.idleWrites,
-        tmpRoot: o.tmpRoot,
-        keepDirs: o.keepDirs,
-        ...(o.writeJson ? {} : { resultsFile: false as const }),
-      }),
+      runIngestBench({ ...common(o), sessionCounts: o.sessionCounts, messagesPerSession: o.messagesPerSession }),
+  },
+  resolve: {
+    description: 'warm resolveSession vs a plain lookup; cold creations vs a naive create',
+    run: (o) => runResolveBench(common(o)),
+  },
+  scale: {
+    description: 'createRuntime over 100,000 sessions, memory of 100,000 live actors, re-activation p99',
+    run: (o) => runScaleBench({ ...common(o), sessions: o.scaleSessions, dataset: o.dataset }),
+  },
+  e2e: {
+    description: 'write → outbound.delivered with the bundled reference agent, 10 warm sessions',
+    run: (o) => runE2eBench(common(o)),
   },
   replay: {
-    description: 'replayLog throughput (records/s) over a recorded event log of at least 100,000 records',
-    run: (o) =>
-      runReplayBench({
-        quick: o.quick,
-        verbose: o.verbose,
-        tmpRoot: o.tmpRoot,
-        keepDirs: o.keepDirs,
-        ...(o.writeJson ? {} : { resultsFile: false as const }),
-      }),
+    description: 'replayLog throughput (records/s) over a recorded 100-session log of at least 100,000 records',
+    run: (o) => runReplayBench(common(o)),
   },
 };
 
@@ -87,6 +107,9 @@ function parseArgs(argv: string[]): { names: string[]; options: RunnerOptions; h
         names.push(...v.split(',').filter(Boolean));
         break;
       }
+      case '--runs':
+        options.runs = positiveInt('--runs', value());
+        break;
       case '--sessions': {
         const v = value();
         options.sessionCounts = (v ?? '').split(',').map((x) => positiveInt('--sessions', x));
@@ -95,8 +118,12 @@ function parseArgs(argv: string[]): { names: string[]; options: RunnerOptions; h
       case '--messages':
         options.messagesPerSession = positiveInt('--messages', value());
         break;
-      case '--idle':
-        options.idleWrites = positiveInt('--idle', value());
+      case '--scale-sessions':
+        options.scaleSessions = positiveInt('--scale-sessions', value());
+        break;
+      case '--dataset':
+        options.dataset = value();
+        if (!options.dataset) throw new UsageError('--dataset needs a directory');
         break;
       case '--tmp':
         options.tmpRoot = value();
@@ -130,9 +157,9 @@ function parseArgs(argv: string[]): { names: string[]; options: RunnerOptions; h
 
 function usage(): string {
   const list = Object.entries(BENCHES)
-    .map(([name, b]) => `  ${name.padEnd(10)} ${b.description}`)
+    .map(([name, b]) => `  ${name.padEnd(8)} ${b.description}`)
     .join('\n');
-  return `usage: npm run bench -- [name…] [--only name] [--quick] [--sessions 1,10,100] [--messages N] [--idle N] [--tmp DIR] [--keep] [--no-json] [--strict] [--quiet]\n\nbenches:\n${list}\n`;
+  return `usage: npm run bench -- [name…] [--only name] [--quick] [--runs N] [--sessions 1,100,1000] [--messages N] [--scale-sessions N] [--dataset DIR] [--tmp DIR] [--keep] [--no-json] [--strict] [--quiet]\n\nbenches:\n${list}\n`;
 }
 
 async function main(): Promise<number> {
@@ -151,12 +178,16 @@ async function main(): Promise<number> {
   const names = parsed.names.length > 0 ? parsed.names : Object.keys(BENCHES);
   let failed = false;
   let missed = false;
+  const started = performance.now();
   for (const name of names) {
     const bench = BENCHES[name]!;
+    const t0 = performance.now();
     try {
       const report = await bench.run(parsed.options);
-      process.stdout.write(`\n${report.markdown}\n`);
-      if (report.resultsPath !== undefined) process.stdout.write(`\nresults: ${report.resultsPath}\n`);
+      const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+      process.stdout.write(`\n${report.markdown}\n\n${name}: ${seconds} s`);
+      if (report.resultsPath !== undefined) process.stdout.write(`; results: ${report.resultsPath}`);
+      process.stdout.write('\n');
       if (!report.targetsMet) missed = true;
     } catch (error) {
       failed = true;
@@ -165,6 +196,7 @@ async function main(): Promise<number> {
       );
     }
   }
+  process.stdout.write(`\nall benches: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   if (failed) return 1;
   if (missed && parsed.options.strict) return 1;
   return 0;

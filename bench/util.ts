@@ -7,13 +7,49 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { figuresTable, markdownTable, targetsMet, type Figure } from './figures.js';
+
+export { markdownTable };
 
 /** Options every benchmark receives from bench/run.ts. */
 export interface CommonBenchOptions {
-  /** Smoke run: fewer messages, same code paths. */
+  /** Smoke run: smaller sizes, same code paths; results go to `<name>.quick.json`. */
   quick?: boolean;
   /** Print progress lines to stderr. */
   verbose?: boolean;
+  /** Runs of every figure (each with its own baseline). Default 3. */
+  runs?: number;
+  /** Parent of the temp data dirs. Default `os.tmpdir()`. */
+  tmpRoot?: string;
+  /** Keep the temp data dirs (their paths are printed). */
+  keepDirs?: boolean;
+  /** JSON file name under bench/results/, or false. Default `<name>.json` (quick: `<name>.quick.json`). */
+  resultsFile?: string | false;
+}
+
+/** Thrown when a run's own checks fail: no number is reported for a broken run. */
+export class BenchFailure extends Error {
+  override readonly name = 'BenchFailure';
+}
+
+export function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new BenchFailure(message);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** One trip through the event loop's check phase. */
+export const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
+export const DEFAULT_RUNS = 3;
+
+/** Rejects with a BenchFailure naming `what` if `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BenchFailure(`${what}: nothing after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface BenchReport {
@@ -37,10 +73,6 @@ export function collectGarbage(): boolean {
   return true;
 }
 
-export function median(values: readonly number[]): number {
-  return percentile(values, 50);
-}
-
 /** Nearest-rank percentile of `values` (0 for an empty list). */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
@@ -52,15 +84,6 @@ export function percentile(values: readonly number[], p: number): number {
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
-}
-
-/** A GitHub-flavoured markdown table; every cell is stringified as is. */
-export function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header.map(String), ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
-  return [line(cells[0]!), sep, ...cells.slice(1).map(line)].join('\n');
 }
 
 export function environment(): Record<string, unknown> {
@@ -102,6 +125,45 @@ export function writeResults(fileName: string, data: unknown, dir = join(project
   const path = join(dir, fileName);
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
+}
+
+/** What every `bench/results/<name>.json` holds. */
+export interface BenchResults {
+  bench: string;
+  quick: boolean;
+  runs: number;
+  env: Record<string, unknown>;
+  /** How each figure was measured, in words. */
+  method: Record<string, string>;
+  figures: Figure[];
+  /** Bench-specific raw numbers per run, for whoever wants to look closer. */
+  details?: unknown;
+}
+
+/**
+ * Writes the results JSON (unless `resultsFile` is false) and renders the report: a heading, the
+ * figures table, then `notes` (markdown paragraphs).
+ */
+export function finishReport(
+  opts: CommonBenchOptions,
+  results: Omit<BenchResults, 'env'>,
+  notes: readonly string[] = [],
+): BenchReport {
+  const full: BenchResults = { ...results, env: environment() };
+  const fileName = opts.resultsFile ?? (results.quick ? `${results.bench}.quick.json` : `${results.bench}.json`);
+  const resultsPath = fileName === false ? undefined : writeResults(fileName, full);
+  const env = full.env;
+  const markdown = [
+    `### ${results.bench}${results.quick ? ' (quick)' : ''} — ${results.runs} run(s); node ${String(env.node)}, ${String(env.cpuModel)} × ${String(env.cpuCount)}, load ${(env.loadAvg as number[]).join(' ')}`,
+    '',
+    'Each cell: median of the runs (min–max). Ratio = measured ÷ baseline, run by run. "of limit": how close to the physical limit (measured ÷ limit, or limit ÷ measured for a latency floor).',
+    '',
+    figuresTable(results.figures),
+    ...notes.flatMap((n) => ['', n]),
+  ].join('\n');
+  const report: BenchReport = { markdown, targetsMet: targetsMet(results.figures) };
+  if (resultsPath !== undefined) report.resultsPath = resultsPath;
+  return report;
 }
 
 export function log(verbose: boolean | undefined, message: string): void {
