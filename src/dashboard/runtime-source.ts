@@ -1,0 +1,271 @@
+/**
+ * `runtimeSource(rt)`: the dashboard's view of a live runtime (or a read-only observer of one),
+ * read only through the runtime's public API.
+ *
+ * Invariants (guarded by test/dashboard/runtime-source.test.ts):
+ * 1. Rows are cached and refreshed only for sessions an event named (plus a periodic re-list,
+ *    which catches what no event reports, e.g. another process's `last_active`), so a query over
+ *    10,000 sessions filters cached rows and asks the runtime about the page's rows only.
+ * 2. With `describeSession` (feature-detected), counts, queue, the state of every region, the
+ *    container's pid and heartbeat, transitions and deliveries come from the runtime. Without it,
+ *    they degrade: the container region's state from the status, transitions and deliveries from
+ *    the events seen since the source was created, unknown columns `null`.
+ * 3. Listeners are removed and the timer cleared by `dispose()`; a runtime closing underneath
+ *    stops the periodic re-list instead of throwing from a timer.
+ */
+import type { Runtime } from '../runtime/runtime.js';
+import type { SessionInfo } from '../runtime/types.js';
+import {
+  rowMatcher,
+  type DashboardSource,
+  type DetailDelivery,
+  type DetailTransition,
+  type SessionDetail,
+  type SessionPage,
+  type SessionQuery,
+  type SessionRow,
+  type SessionView,
+} from './source.js';
+
+/** The part of the runtime this source uses; `describeSession` arrives later and is optional. */
+export type DescribableRuntime = Pick<Runtime, 'listSessions' | 'getSession' | 'sessionMode' | 'on' | 'off'> & {
+  describeSession?: (sessionId: string) => SessionView | undefined;
+};
+
+export interface RuntimeSourceOptions {
+  /** Page title (default `session-actors`). */
+  title?: string;
+  /** Re-list every session this often (ms) to catch changes no event reports; 0 turns it off. Default 3000. */
+  refreshMs?: number;
+  /** Wall-clock time for the transitions and deliveries recorded from events (default `Date.now`). */
+  now?: () => number;
+}
+
+const MAX_TRANSITIONS = 50;
+const MAX_DELIVERIES = 20;
+
+function push<T>(map: Map<string, T[]>, id: string, item: T, max: number): void {
+  let list = map.get(id);
+  if (list === undefined) map.set(id, (list = []));
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+const sameInfo = (a: SessionInfo, b: SessionInfo) =>
+  a.status === b.status && a.containerStatus === b.containerStatus && a.lastActive === b.lastActive;
+
+/** A dashboard source over a runtime: sessions, their details, and change notifications. */
+export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOptions = {}): DashboardSource {
+  const now = options.now ?? Date.now;
+  const describe = typeof rt.describeSession === 'function' ? rt.describeSession.bind(rt) : undefined;
+  const order: string[] = [];
+  const infos = new Map<string, SessionInfo>();
+  const rows = new Map<string, SessionRow>();
+  const modes = new Map<string, string | null>();
+  const dirty = new Set<string>();
+  const transitions = new Map<string, DetailTransition[]>();
+  const deliveries = new Map<string, DetailDelivery[]>();
+  const listeners = new Set<(ids: string[]) => void>();
+
+  const notify = (ids: string[]) => {
+    for (const cb of listeners) cb(ids);
+  };
+  const remember = (info: SessionInfo) => {
+    if (!infos.has(info.id)) order.push(info.id);
+    infos.set(info.id, info);
+    rows.delete(info.id);
+  };
+  const modeOf = (id: string): string | null => {
+    let mode = modes.get(id);
+    if (mode === undefined) modes.set(id, (mode = rt.sessionMode(id) ?? null));
+    return mode;
+  };
+  const refreshDirty = () => {
+    for (const id of dirty) {
+      const info = rt.getSession(id);
+      if (info !== undefined) remember(info);
+    }
+    dirty.clear();
+  };
+  const baseRow = (id: string): SessionRow => {
+    let row = rows.get(id);
+    if (row !== undefined) return row;
+    const s = infos.get(id) as SessionInfo;
+    row = {
+      id: s.id,
+      mode: modeOf(s.id),
+      agentGroupId: s.agentGroupId,
+      messagingGroupId: s.messagingGroupId,
+      threadId: s.threadId,
+      status: s.status,
+      containerStatus: s.containerStatus,
+      queued: null,
+      messagesIn: null,
+      messagesOut: null,
+      failed: null,
+      lastActive: s.lastActive,
+      lastChange: null,
+    };
+    rows.set(id, row);
+    return row;
+  };
+  const withView = (row: SessionRow, view: SessionView | undefined): SessionRow =>
+    view === undefined
+      ? row
+      : {
+          ...row,
+          containerStatus: view.session.containerStatus,
+          lastActive: view.session.lastActive,
+          queued: view.queued,
+          messagesIn: view.counts?.messagesIn ?? null,
+          messagesOut: view.counts?.messagesOut ?? null,
+          failed: view.counts?.failed ?? null,
+        };
+
+  for (const info of rt.listSessions()) remember(info);
+
+  const changed = (id: string) => {
+    dirty.add(id);
+    notify([id]);
+  };
+  const handlers = {
+    'session.created': (e: { session: SessionInfo }) => {
+      remember(e.session);
+      notify([e.session.id]);
+    },
+    'session.closed': (e: { sessionId: string }) => changed(e.sessionId),
+    'container.status': (e: { sessionId: string; from: string; to: string; reason: string }) => {
+      push(
+        transitions,
+        e.sessionId,
+        {
+          at: new Date(now()).toISOString(),
+          index: null,
+          region: 'container',
+          from: e.from,
+          to: e.to,
+          event: 'container.status',
+          reason: e.reason,
+        },
+        MAX_TRANSITIONS,
+      );
+      changed(e.sessionId);
+    },
+    'message.written': (e: { sessionId: string; duplicate: boolean }) => {
+      if (!e.duplicate) changed(e.sessionId);
+    },
+    'outbound.delivered': (e: { sessionId: string; messageId: string }) => {
+      const at = new Date(now()).toISOString();
+      const d: DetailDelivery = {
+        messageId: e.messageId,
+        status: 'delivered',
+        at,
+        channelType: null,
+        platformId: null,
+        threadId: null,
+        error: null,
+      };
+      push(deliveries, e.sessionId, d, MAX_DELIVERIES);
+      changed(e.sessionId);
+    },
+    'outbound.failed': (e: { sessionId: string; messageId: string; error: Error }) => {
+      const d: DetailDelivery = {
+        messageId: e.messageId,
+        status: 'failed',
+        at: new Date(now()).toISOString(),
+        channelType: null,
+        platformId: null,
+        threadId: null,
+        error: e.error instanceof Error ? e.error.message : String(e.error),
+      };
+      push(deliveries, e.sessionId, d, MAX_DELIVERIES);
+      changed(e.sessionId);
+    },
+  };
+  for (const [event, handler] of Object.entries(handlers)) rt.on(event as never, handler as never);
+
+  const refreshMs = options.refreshMs ?? 3000;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  if (refreshMs > 0) {
+    timer = setInterval(() => {
+      let listed: SessionInfo[];
+      try {
+        listed = rt.listSessions();
+      } catch {
+        // The runtime closed underneath the dashboard: nothing more to watch.
+        clearInterval(timer);
+        return;
+      }
+      const ids: string[] = [];
+      for (const info of listed) {
+        const known = infos.get(info.id);
+        if (known !== undefined && sameInfo(known, info)) continue;
+        remember(info);
+        ids.push(info.id);
+      }
+      if (ids.length > 0) notify(ids);
+    }, refreshMs);
+    timer.unref?.();
+  }
+
+  return {
+    kind: 'live',
+    title: options.title ?? 'session-actors',
+    sessions(query: SessionQuery): SessionPage {
+      refreshDirty();
+      const matches = rowMatcher(query);
+      const found: SessionRow[] = [];
+      for (const id of order) {
+        const row = baseRow(id);
+        if (matches(row)) found.push(row);
+      }
+      const page = found.slice(query.offset, query.offset + query.limit);
+      return {
+        total: found.length,
+        offset: query.offset,
+        rows: page.map((row) => withView(row, describe?.(row.id))),
+      };
+    },
+    session(id: string): SessionDetail | undefined {
+      if (dirty.has(id) || !infos.has(id)) {
+        const info = rt.getSession(id);
+        if (info === undefined) return undefined;
+        remember(info);
+        dirty.delete(id);
+      }
+      const view = describe?.(id);
+      const row = withView(baseRow(id), view);
+      if (view !== undefined) {
+        return {
+          row,
+          state: view.state ?? { container: row.containerStatus },
+          stateComplete: view.state !== null,
+          delivered: view.counts?.delivered ?? null,
+          container: view.container,
+          transitions: view.transitions.map((t) => ({ ...t, index: null })),
+          deliveries: view.deliveries,
+          records: [],
+        };
+      }
+      return {
+        row,
+        state: { container: row.containerStatus },
+        stateComplete: false,
+        delivered: null,
+        container: null,
+        transitions: [...(transitions.get(id) ?? [])],
+        deliveries: [...(deliveries.get(id) ?? [])],
+        records: [],
+      };
+    },
+    onChange(cb) {
+      listeners.add(cb);
+      return () => void listeners.delete(cb);
+    },
+    dispose() {
+      if (timer !== undefined) clearInterval(timer);
+      for (const [event, handler] of Object.entries(handlers)) rt.off(event as never, handler as never);
+      listeners.clear();
+    },
+  };
+}
