@@ -5,7 +5,9 @@
  */
 import type { ReplayTimeline, TimelineView } from '../../src/dashboard/replay-source.js';
 
-const view = (over: Partial<TimelineView> & { state?: Partial<TimelineView['state']> } = {}): TimelineView => ({
+const view = (
+  over: Omit<Partial<TimelineView>, 'state'> & { state?: Partial<TimelineView['state']> } = {},
+): TimelineView => ({
   status: 'stopped',
   queued: 0,
   messagesIn: 0,
