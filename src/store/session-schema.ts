@@ -7,6 +7,9 @@
  *    schema to a fresh, current or old file is always safe (test/store/session-db.test.ts,
  *    "migrates a session DB built with the oldest column set").
  * 2. Columns are migrated by presence, never by a version number (FORMAT.md "Older session folders").
+ * 3. The host-only table `host_seq_floor` exists only in an `inbound.db` that `repairInbound`
+ *    rebuilt; fresh files hold exactly the FORMAT.md tables, and containers ignore unknown tables
+ *    (test/store/hostile-container.test.ts, "nextInboundSeq honours the floor only when a repair wrote one").
  */
 import type Database from 'better-sqlite3';
 
@@ -146,4 +149,33 @@ export function ensureInboundSchema(db: Database.Database): void {
 
 export function ensureOutboundSchema(db: Database.Database): void {
   db.exec(OUTBOUND_SCHEMA);
+}
+
+/**
+ * Host-only: the highest seq known to have been used in the session when `inbound.db` was rebuilt.
+ * The host's next inbound seq stays above it (FORMAT.md computes it from `messages_in` alone,
+ * which restarts empty after a rebuild while `outbound.db` still holds higher seqs).
+ */
+export const SEQ_FLOOR_TABLE = 'host_seq_floor';
+
+const SEQ_FLOOR_SCHEMA = `CREATE TABLE IF NOT EXISTS ${SEQ_FLOOR_TABLE} (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  floor INTEGER NOT NULL
+);`;
+
+/** The persisted floor, or 0 when the file has none. */
+export function readSeqFloor(db: Database.Database): number {
+  const present = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(SEQ_FLOOR_TABLE);
+  if (present === undefined) return 0;
+  const row = db.prepare(`SELECT floor FROM ${SEQ_FLOOR_TABLE} WHERE id = 1`).get() as { floor: unknown } | undefined;
+  return typeof row?.floor === 'number' && Number.isSafeInteger(row.floor) ? row.floor : 0;
+}
+
+/** Raises the persisted floor to `floor` (never lowers it), creating the table when needed. */
+export function raiseSeqFloor(db: Database.Database, floor: number): void {
+  db.exec(SEQ_FLOOR_SCHEMA);
+  db.prepare(
+    `INSERT INTO ${SEQ_FLOOR_TABLE} (id, floor) VALUES (1, @floor)
+     ON CONFLICT(id) DO UPDATE SET floor = MAX(floor, excluded.floor)`,
+  ).run({ floor });
 }
