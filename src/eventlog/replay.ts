@@ -15,8 +15,16 @@
  * 4. The first difference — a result, a transition, the final digest — is reported with its line.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { createActor, fromPromise, SimulatedClock, type Actor } from 'xstate';
-import { sessionMachine, type CommitInput, type OpResult, type StartOutput } from '../../machines/session.machine.js';
+import { createActor, fromPromise, SimulatedClock, type Actor, type AnyStateMachine } from 'xstate';
+import {
+  sessionMachine,
+  type CommitInput,
+  type MailboxOp,
+  type OpResult,
+  type SessionContext,
+  type SessionInput,
+  type StartOutput,
+} from '../../machines/session.machine.js';
 import { RuntimeError } from '../errors.js';
 import { createPaths, type SessionPaths } from '../files/paths.js';
 import { resolveInCentral } from '../runtime/registry.js';
@@ -53,6 +61,7 @@ import { RECONCILED_REASON, toLogJSON, type LogHeader, type LogRecord, type Tran
 import { readLog, type LogSource } from './read-log.js';
 import { summarizeResult } from './recorder.js';
 import { createScratchSessionFolder, openScratchConnection } from './scratch.js';
+import { assertMachine, WhatIf, type WhatIfReport } from './what-if.js';
 
 export interface Divergence {
   /** 1-based line number in the log. */
@@ -73,6 +82,35 @@ export interface ReplayResult {
   expected: { transitions: Transition[]; digest: string | null };
   /** The first difference from the recorded run, or null when the replay matched it. */
   divergence: Divergence | null;
+  /** With `options.machine`: where that machine departs from the recorded behaviour; else null. */
+  whatIf: WhatIfReport | null;
+}
+
+/** A replayed session actor's state, as `onRecord` sees it after a record. */
+export interface ReplaySessionSnapshot {
+  /** The state value: one state per region (`container`, `poller`, `mailbox`). */
+  value: unknown;
+  context: SessionContext;
+}
+
+/** A batch committed again by the replay, with its recomputed results. */
+export interface ReplayCommit {
+  sessionId: string;
+  ops: MailboxOp[];
+  results: OpResult[];
+}
+
+/** What `onRecord` is handed after each record has been replayed. */
+export interface ReplayStep {
+  /** 0-based index of the record in the log's records (the header excluded). */
+  index: number;
+  /** 1-based line of the record in the log. */
+  line: number;
+  record: LogRecord;
+  /** The session's replayed actor after this record, or undefined when it has none (not active). */
+  session(sessionId: string): ReplaySessionSnapshot | undefined;
+  /** The batch this record committed again (a `mailbox.committed` record), else null. */
+  commit: ReplayCommit | null;
 }
 
 export interface ReplayOptions {
@@ -80,16 +118,25 @@ export interface ReplayOptions {
   dataDir: string;
   /** Called every few thousand records and at the end. */
   onProgress?(done: number, total: number): void;
+  /**
+   * What-if replay: a changed session machine (same events and input, changed structure or
+   * timings), run beside the replay and compared with the recorded behaviour; see `whatIf`.
+   */
+  machine?: AnyStateMachine;
+  /** Called after each record has been replayed (not for records after a divergence). */
+  onRecord?(step: ReplayStep): void;
 }
 
 const VALIDATION_CODES = new Set(['INVALID_ID', 'INVALID_INPUT']);
 
 /**
- * Work that never completes by itself: its outcome is replayed from the log. The machine's own
- * `awaitTurn` and `commitBatch` are no-ops, so turns and commits arrive only as recorded events.
+ * Work that never completes by itself: its outcome is replayed from the log. `awaitTurn` and
+ * `commitBatch` do nothing, so turns and commits arrive only as recorded events (and a what-if
+ * replay sees them asked for, as it sees them in the changed machine).
  */
 const pending = <T>() => new Promise<T>(() => undefined);
 const replayMachine = sessionMachine.provide({
+  actions: { awaitTurn: () => undefined, commitBatch: () => undefined },
   actors: {
     startContainer: fromPromise<StartOutput, { sessionId: string }>(pending),
     stopContainer: fromPromise<void, { sessionId: string; reason: string }>(pending),
@@ -215,6 +262,8 @@ class Replayer {
   readonly expected: Transition[] = [];
   expectedDigest: string | null = null;
   line = 0;
+  /** The batch the current record committed again, if it was a commit. */
+  commit: ReplayCommit | null = null;
   private compared = 0;
   private readonly matched = new Map<string, number>();
   /** Creations the log reported and whose call has not returned yet. */
@@ -223,6 +272,7 @@ class Replayer {
   constructor(
     readonly dataDir: string,
     readonly header: LogHeader,
+    readonly whatIf: WhatIf | null,
   ) {
     this.central = openCentral(dataDir);
     // Scratch (see scratch.ts): the central DB's commits need not reach the disk either.
@@ -323,6 +373,7 @@ class Replayer {
     if (entry === undefined) return;
     entry.actor.stop();
     this.actors.delete(sessionId);
+    this.whatIf?.drop(sessionId);
   }
 
   close(): void {
@@ -457,17 +508,19 @@ class Replayer {
       this.connections.set(sessionId, connection);
     }
     env.scratchConnection = connection;
+    const input: SessionInput = {
+      sessionId,
+      agentGroupId,
+      pollMs: settings.pollMs,
+      idleStopMs: settings.idleStopMs,
+      passivateMs: settings.passivateMs,
+      maxBatch: settings.maxBatch,
+    };
     const actor = createActor(replayMachine, {
       id: `session:${sessionId}`,
       clock: new SimulatedClock(),
-      input: {
-        sessionId,
-        agentGroupId,
-        pollMs: settings.pollMs,
-        idleStopMs: settings.idleStopMs,
-        passivateMs: settings.passivateMs,
-        maxBatch: settings.maxBatch,
-      },
+      input,
+      inspect: this.whatIf?.inspector(sessionId),
     });
     actor.on('container.status', (e) => {
       setContainerStatus(this.central, e.sessionId, e.to, e.to === 'running' && e.at !== null ? iso(e.at) : null);
@@ -484,20 +537,25 @@ class Replayer {
     actor.subscribe({ error: (error) => this.diverge('a session actor failed', 'a running actor', String(error)) });
     actor.start();
     this.actors.set(sessionId, { actor, env, agentGroupId });
+    this.whatIf?.activated(sessionId, actor, input);
   }
 
   private applyEvent(sessionId: string, event: { type: string; [key: string]: unknown }): void {
     const entry = this.actors.get(sessionId);
     if (entry === undefined)
       this.diverge(`event for session ${sessionId}, which is not active`, 'an activate record', event.type);
-    if (event.type === 'mailbox.committed') {
-      this.recommit(entry, event);
-      return;
-    }
-    entry.actor.send(event as never);
+    if (this.whatIf === null) this.step(entry, event);
+    else this.whatIf.step(sessionId, event, () => this.step(entry, event));
   }
 
-  private recommit(entry: ReplayActor, event: { type: string; [key: string]: unknown }): void {
+  /** Sends one recorded event to a replayed actor; returns the event it was sent. */
+  private step(entry: ReplayActor, event: { type: string; [key: string]: unknown }): { type: string } {
+    if (event.type === 'mailbox.committed') return this.recommit(entry, event);
+    entry.actor.send(event as never);
+    return event;
+  }
+
+  private recommit(entry: ReplayActor, event: { type: string; [key: string]: unknown }): { type: string } {
     const snapshot = entry.actor.getSnapshot();
     const { context } = snapshot;
     if (!snapshot.matches({ mailbox: 'committing' })) {
@@ -529,7 +587,10 @@ class Replayer {
         );
       }
     }
-    entry.actor.send({ type: 'mailbox.committed', at: recorded.at, results });
+    this.commit = { sessionId: context.sessionId, ops: input.ops, results };
+    const committed = { type: 'mailbox.committed' as const, at: recorded.at, results };
+    entry.actor.send(committed);
+    return committed;
   }
 }
 
@@ -547,14 +608,34 @@ function assertFreshDir(dataDir: string): void {
  * run resolves with `divergence` set.
  */
 export async function replayLog(log: LogSource, options: ReplayOptions): Promise<ReplayResult> {
+  if (options.machine !== undefined) assertMachine(options.machine);
   const { header, records } = await readLog(log);
   assertFreshDir(options.dataDir);
-  const replayer = new Replayer(options.dataDir, header);
+  const whatIf = options.machine === undefined ? null : new WhatIf(options.machine, header);
+  const replayer = new Replayer(options.dataDir, header, whatIf);
+  const { onRecord } = options;
+  const step: ReplayStep = {
+    index: 0,
+    line: 0,
+    record: records[0]!,
+    session: (sessionId) => replayer.actors.get(sessionId)?.actor.getSnapshot(),
+    commit: null,
+  };
   let divergence: Divergence | null = null;
   try {
     for (const [index, record] of records.entries()) {
-      replayer.line = index + 2;
+      const line = index + 2;
+      replayer.line = line;
+      replayer.commit = null;
+      whatIf?.before(index, line, record);
       replayer.apply(record);
+      if (onRecord !== undefined) {
+        step.index = index;
+        step.line = line;
+        step.record = record;
+        step.commit = replayer.commit;
+        onRecord(step);
+      }
       if (options.onProgress !== undefined && index % 5000 === 0) options.onProgress(index, records.length);
     }
     replayer.line = records.length + 1;
@@ -563,6 +644,7 @@ export async function replayLog(log: LogSource, options: ReplayOptions): Promise
     if (!(error instanceof DivergenceFound)) throw error;
     divergence = error.divergence;
   } finally {
+    whatIf?.close();
     replayer.close();
   }
   options.onProgress?.(records.length, records.length);
@@ -581,5 +663,6 @@ export async function replayLog(log: LogSource, options: ReplayOptions): Promise
     digest,
     expected: { transitions: replayer.expected, digest: replayer.expectedDigest },
     divergence,
+    whatIf: whatIf?.report() ?? null,
   };
 }
