@@ -540,6 +540,7 @@
     });
 
     if (isReplay()) {
+      $('conn').hidden = true;
       const div = state.info.divergence;
       state.at = hash.at !== null && Number.isFinite(hash.at) ? hash.at : div ? div.index : 0;
       setupReplay();
