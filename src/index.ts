@@ -48,7 +48,29 @@ export type {
 export { dockerDriver, dockerRunArgs } from './container/docker-driver.js';
 export type { DockerDriverOptions } from './container/docker-driver.js';
 export { replayLog } from './eventlog/replay.js';
-export type { ReplayOptions, ReplayResult, Divergence } from './eventlog/replay.js';
+export type {
+  ReplayOptions,
+  ReplayResult,
+  Divergence,
+  ReplayCommit,
+  ReplaySessionSnapshot,
+  ReplayStep,
+} from './eventlog/replay.js';
+export { formatWhatIf } from './eventlog/what-if.js';
+export type { Departure, WhatIfReport } from './eventlog/what-if.js';
+export { diffLogs, DIFF_IGNORED } from './eventlog/diff-logs.js';
+export type { DiffLogsOptions, LogDiff } from './eventlog/diff-logs.js';
+export { buildReplayTimeline } from './eventlog/replay-timeline.js';
+export type {
+  ReplaySessionView,
+  ReplayTimeline,
+  ReplayTimelineChange,
+  ReplayTimelineOptions,
+  ReplayTimelineRecord,
+  ReplayTimelineSession,
+} from './eventlog/replay-timeline.js';
+export { describeRecord, formatDivergence, formatEntry, summarizeTransitions } from './eventlog/timeline.js';
+export type { DescribeContext, TimelineEntry } from './eventlog/timeline.js';
 export { digestDataDir } from './eventlog/digest.js';
 export type { LogHeader, LogRecord, LogSettings, Transition } from './eventlog/format.js';
 export { readLog } from './eventlog/read-log.js';
