@@ -124,6 +124,11 @@ export class Registry {
     this.actor.start();
   }
 
+  /** Resolutions asked for and not yet answered. */
+  get busy(): boolean {
+    return this.waiters.size > 0;
+  }
+
   resolve(input: ResolveCall): Promise<ResolveOutcome> {
     const requestId = `resolve:${++this.requests}`;
     return new Promise<ResolveOutcome>((resolve, reject) => {

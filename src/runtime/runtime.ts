@@ -16,7 +16,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { InspectionEvent, Observer } from 'xstate';
-import type { OpResult, SessionEmitted } from '../../machines/session.machine.js';
+import type { CommitInput, OpResult, SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver } from '../container/driver.js';
 import { Deliverer } from '../delivery/deliverer.js';
 import { consoleAdapter } from '../delivery/console-adapter.js';
@@ -42,25 +42,26 @@ import { Recorder } from '../eventlog/recorder.js';
 import { ActorSystem } from './actor-system.js';
 import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
 import { CentralWatch, type CentralChange } from './central-watch.js';
-import { CommitTurns } from './commit-turns.js';
+import { CommitScheduler } from './commit-scheduler.js';
+import { CommitThreads } from './commit-threads.js';
 import { LastActive } from './last-active.js';
 import { readArgs } from './arguments.js';
 import { DataDirLock } from './ownership.js';
 import { ensureSessionFolder, Registry } from './registry.js';
-import { createSessionEnv } from './session-env.js';
+import { directOutboundRows, queueDirectOutbound } from './session-env.js';
+import { fromWire } from './wire.js';
 import type { SessionActor } from './session-actor.js';
 import { SessionHost } from './session-host.js';
 import {
   countMessages,
-  readOutboundSnapshot,
-  readSweepAcks,
   type MessageCounts,
-  type Outside,
+  type OutboundRow,
   type PollResult,
   type SweepResult,
 } from './session-ops.js';
 import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
 import { Supervisor } from './supervisor.js';
+import { TrackedClock } from './tracked-clock.js';
 import {
   type ChannelAdapter,
   type ContainerStatus,
@@ -114,15 +115,6 @@ function toInfo(row: SessionRow, status: ContainerStatus, lastActive: string | n
     containerStatus: status,
     lastActive,
     createdAt: row.created_at,
-  };
-}
-
-/** The live reads of the container's side of a session folder. */
-function liveOutside(outboundDbPath: string, heartbeatPath: string): Outside {
-  return {
-    pollSnapshot: ({ nowIso }) => readOutboundSnapshot(outboundDbPath, heartbeatPath, nowIso),
-    sweepAcks: (_op, out) => readSweepAcks(out),
-    observed: (_op, compute) => compute(),
   };
 }
 
@@ -192,7 +184,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** @internal */
   readonly settings: Settings;
   private readonly central: Db;
-  private readonly clock: Clock;
+  private readonly clock: TrackedClock;
   private readonly ids: IdSource;
   private readonly logger: Logger;
   private readonly channels: Record<string, ChannelAdapter>;
@@ -202,7 +194,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly host: SessionHost;
   private readonly supervisor: Supervisor;
   private readonly deliverer: Deliverer;
-  private readonly turns = new CommitTurns();
+  private readonly threads = CommitThreads.shared();
+  private readonly scheduler: CommitScheduler;
   /** closeSession calls in flight, by session. */
   private readonly sessionClosings = new Map<string, Promise<void>>();
   private readonly recorder: Recorder | undefined;
@@ -224,11 +217,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   ) {
     super();
     this.dataDir = options.dataDir;
-    this.clock = options.clock ?? systemClock;
+    this.clock = new TrackedClock(options.clock ?? systemClock);
     this.logger = options.logger ?? silentLogger;
     this.channels = options.channels ?? {};
     this.fallbackChannel = consoleAdapter();
     this.settings = resolveSettings(options);
+    this.scheduler = new CommitScheduler(this.settings.commitThreads);
     this.paths = createPaths(options.dataDir);
     const readOnly = this.settings.readOnly;
     this.central = readOnly ? openCentralReadOnly(options.dataDir) : openCentral(options.dataDir);
@@ -249,9 +243,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       system: this.system,
       clock: this.clock,
       settings: this.settings,
-      turns: this.turns,
+      scheduler: this.scheduler,
       recorder: this.recorder,
-      envFor: (actor) => this.envFor(actor),
+      commit: (actor, input, at, done) => this.commit(actor, input, at, done),
       startContainer: (id) => this.supervisor.start(id),
       stopContainer: (id, reason) => this.supervisor.stopHandle(id, reason),
       onResults: (id, results, at) => this.onResults(id, results, at),
@@ -657,9 +651,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await Promise.allSettled(actors.map((a) => this.supervisor.stop(a, 'runtime closing')));
     // Stopping queued sweeps of the claims those containers left: let them commit too.
     await Promise.allSettled(this.host.all().map((a) => a.request({ kind: 'barrier' })));
+    // From here no operation is queued any more (deliveries still under way get RUNTIME_CLOSED
+    // for their bookkeeping); what is queued or committing on a thread finishes, so the files on
+    // disk and the log agree when the actors stop.
+    this.deliverer.cancel();
+    this.host.seal();
+    await Promise.allSettled(this.host.all().map((a) => a.untilDrained()));
     this.closed = true;
     this.watch?.stop();
-    this.deliverer.cancel();
     for (const t of this.wakeTimers.values()) this.clock.clearTimeout(t);
     this.wakeTimers.clear();
     this.host.stopAll();
@@ -672,6 +671,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.recorder.record({ k: 'end', digest: digestDataDir(this.dataDir) });
       this.recorder.close();
     }
+  }
+
+  /**
+   * Resolves when the runtime has nothing left to do at the clock's current time: no mailbox
+   * holds work, no resolution, delivery, container start or stop is in flight, and no timer is
+   * due. With a simulated clock, `clock.increment(ms)` then `await rt.whenIdle()` runs everything
+   * the step made due, with no sleeps. Resolves at once after close().
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      // After a macrotask boundary every microtask (settled callers' continuations) has run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closed || this.isIdle()) return;
+    }
+  }
+
+  private isIdle(): boolean {
+    if (this.registry.busy || this.deliverer.pending > 0 || this.clock.anyDue()) return false;
+    for (const actor of this.host.all()) if (!actor.isSettled()) return false;
+    return true;
   }
 
   /** Counters for observability: mailbox commits and operations, coalesced last_active flushes, live actors. */
@@ -777,23 +796,47 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.host.activate(row.id, row.agent_group_id);
   }
 
-  private envFor(actor: SessionActor) {
+  /** Commits a batch of `actor` on a commit thread; `done` gets its results on the event loop. */
+  private commit(actor: SessionActor, input: CommitInput, at: number, done: (results: OpResult[]) => void): void {
     const { paths, settings } = this;
     const ag = actor.agentGroupId;
     const sessionId = actor.id;
-    return createSessionEnv(
-      this.central,
-      paths,
-      ag,
-      sessionId,
+    let direct: OutboundRow[] = [];
+    if (input.ops.some((op) => op.kind === 'pollOutbound')) {
+      try {
+        direct = directOutboundRows(this.central, sessionId);
+      } catch (error) {
+        this.report(toStorageError(error, 'direct outbound'), sessionId);
+      }
+    }
+    this.threads.run(
       {
-        maxAttachmentBytes: settings.maxAttachmentBytes,
-        maxMessageBytes: settings.maxMessageBytes,
-        retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
+        env: {
+          sessionDir: paths.sessionDir(ag, sessionId),
+          inboundDbPath: paths.inboundDbPath(ag, sessionId),
+          outboundDbPath: paths.outboundDbPath(ag, sessionId),
+          heartbeatPath: paths.heartbeatPath(ag, sessionId),
+          maxAttachmentBytes: settings.maxAttachmentBytes,
+          maxMessageBytes: settings.maxMessageBytes,
+          retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
+          migrate: !actor.migrated,
+        },
+        input,
+        at,
+        direct,
       },
-      liveOutside(paths.outboundDbPath(ag, sessionId), paths.heartbeatPath(ag, sessionId)),
-      (details, message) => this.logger.warn({ sessionId, ...details }, message),
-      actor,
+      (reply) => {
+        actor.migrated = true;
+        for (const [details, message] of reply.warnings) this.logger.warn({ sessionId, ...details }, message);
+        for (const q of reply.queued) {
+          try {
+            queueDirectOutbound(this.central, sessionId, q.message, q.timestamp);
+          } catch (error) {
+            this.report(toStorageError(error, 'direct outbound'), sessionId);
+          }
+        }
+        done(fromWire(reply.results));
+      },
     );
   }
 

@@ -21,6 +21,7 @@ import type {
 } from '../../machines/session.machine.js';
 import { RuntimeError } from '../errors.js';
 import type { ActorSystem } from './actor-system.js';
+import type { FairShare } from './commit-scheduler.js';
 import type { SessionOp } from './session-ops.js';
 
 export interface SessionActorDeps {
@@ -33,8 +34,8 @@ export interface SessionActorDeps {
   idleStopMs: number;
   passivateMs: number;
   maxBatch: number;
-  /** May the mailbox commit right now, in this very step? (a free commit slot, nobody waiting) */
-  tryTakeTurn(): boolean;
+  /** May the mailbox commit `cost` operations right now, in this very step? (a free slot, nobody waiting) */
+  tryTakeTurn(cost: number): boolean;
   /** Sees every settled result before its caller does (events, delivery, last_active). */
   onResults(sessionId: string, results: OpResult[], at: number): void;
   onEmitted(event: SessionEmitted): void;
@@ -51,17 +52,21 @@ export function sessionActorId(sessionId: string): string {
   return `session:${sessionId}`;
 }
 
-export class SessionActor {
+export class SessionActor implements FairShare {
   readonly id: string;
+  /** The commit scheduler's memory of this session (virtual start and end of its last batch). */
+  vstart = 0;
+  vfinish = 0;
   readonly agentGroupId: string;
   readonly actor: Actor<SessionMachine>;
   /** Whether this process already ran the lazy column migration of the session's inbound.db. */
   migrated = false;
   private readonly pending = new Map<string, Pending>();
-  private readonly tryTakeTurn: () => boolean;
+  private readonly tryTakeTurn: (cost: number) => boolean;
   private readonly system: ActorSystem;
   private requests = 0;
   private unsent: MailboxOp[] = [];
+  private sealed = false;
 
   constructor(deps: SessionActorDeps) {
     this.id = deps.sessionId;
@@ -101,6 +106,7 @@ export class SessionActor {
    * step, not n.
    */
   request<T>(op: SessionOp, writesOutbound = false): Promise<T> {
+    if (this.sealed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closing'));
     const requestId = `${this.id}:${++this.requests}`;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject });
@@ -131,7 +137,7 @@ export class SessionActor {
     this.unsent = [];
     const event: SessionEvent =
       ops.length === 1 ? { type: 'mailbox.enqueue', op: ops[0] } : { type: 'mailbox.enqueue', ops };
-    if (fromMicrotask && this.mailboxIdle() && this.tryTakeTurn()) event.turn = true;
+    if (fromMicrotask && this.mailboxIdle() && this.tryTakeTurn(ops.length)) event.turn = true;
     this.actor.send(event);
   }
 
@@ -166,6 +172,34 @@ export class SessionActor {
     const { context } = this.actor.getSnapshot();
     return (
       context.phase === 'stopped' &&
+      context.queue.length === 0 &&
+      context.inFlight.length === 0 &&
+      this.pending.size === 0 &&
+      this.unsent.length === 0
+    );
+  }
+
+  /** Refuses new operations from now on; what is queued still commits. */
+  seal(): void {
+    this.sendQueued(false);
+    this.sealed = true;
+  }
+
+  /** Resolves once nothing is queued or committing (operations sent so far are all settled). */
+  async untilDrained(): Promise<void> {
+    this.sendQueued(false);
+    await waitFor(
+      this.actor,
+      (s) => s.context.queue.length === 0 && s.context.inFlight.length === 0 && s.matches({ mailbox: 'idle' }),
+    ).catch(() => undefined);
+  }
+
+  /** Nothing queued, committing or awaited, and no container start or stop under way. */
+  isSettled(): boolean {
+    const { context } = this.actor.getSnapshot();
+    return (
+      context.phase !== 'starting' &&
+      context.phase !== 'stopping' &&
       context.queue.length === 0 &&
       context.inFlight.length === 0 &&
       this.pending.size === 0 &&

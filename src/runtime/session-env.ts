@@ -7,6 +7,7 @@ import type { SessionPaths } from '../files/paths.js';
 import { insertDirectOutbound, listDirectOutbound } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
 import type { BatchEnv, OutboundRow, Outside, RetryPolicy } from './session-ops.js';
+import type { OutboundDirectMessage } from './types.js';
 
 export interface SessionEnvSettings {
   maxAttachmentBytes: number;
@@ -36,30 +37,43 @@ export function createSessionEnv(
     outside,
     state,
     warn,
-    directOutbound: () =>
-      listDirectOutbound(central, sessionId).map((r): OutboundRow => ({
-        id: r.id,
-        seq: null,
-        in_reply_to: null,
-        timestamp: r.created_at,
-        deliver_after: null,
-        kind: r.kind,
-        platform_id: r.platform_id,
-        channel_type: r.channel_type,
-        thread_id: r.thread_id,
-        content: r.content,
-        origin: 'host',
-      })),
-    queueDirectOutbound: (m, timestamp) =>
-      insertDirectOutbound(central, {
-        session_id: sessionId,
-        id: m.id,
-        kind: m.kind,
-        platform_id: m.platformId,
-        channel_type: m.channelType,
-        thread_id: m.threadId,
-        content: m.content,
-        created_at: timestamp,
-      }),
+    directOutbound: () => directOutboundRows(central, sessionId),
+    queueDirectOutbound: (m, timestamp) => queueDirectOutbound(central, sessionId, m, timestamp),
   };
+}
+
+/** Host-originated outbound rows a session keeps in the central DB, as poll rows. */
+export function directOutboundRows(central: Db, sessionId: string): OutboundRow[] {
+  return listDirectOutbound(central, sessionId).map((r): OutboundRow => ({
+    id: r.id,
+    seq: null,
+    in_reply_to: null,
+    timestamp: r.created_at,
+    deliver_after: null,
+    kind: r.kind,
+    platform_id: r.platform_id,
+    channel_type: r.channel_type,
+    thread_id: r.thread_id,
+    content: r.content,
+    origin: 'host',
+  }));
+}
+
+/** Keeps a host-originated message in the central DB; false when the id was already there. */
+export function queueDirectOutbound(
+  central: Db,
+  sessionId: string,
+  m: OutboundDirectMessage,
+  timestamp: string,
+): boolean {
+  return insertDirectOutbound(central, {
+    session_id: sessionId,
+    id: m.id,
+    kind: m.kind,
+    platform_id: m.platformId,
+    channel_type: m.channelType,
+    thread_id: m.threadId,
+    content: m.content,
+    created_at: timestamp,
+  });
 }

@@ -20,9 +20,8 @@ import {
 import { RuntimeError } from '../errors.js';
 import type { ActorSystem } from './actor-system.js';
 import type { Clock } from './clock.js';
-import type { CommitTurns } from './commit-turns.js';
+import type { CommitScheduler } from './commit-scheduler.js';
 import type { Recorder } from '../eventlog/recorder.js';
-import { executeBatch, type BatchEnv } from './session-ops.js';
 import { SessionActor } from './session-actor.js';
 import type { Settings } from './settings.js';
 
@@ -30,10 +29,14 @@ export interface SessionHostDeps {
   system: ActorSystem;
   clock: Clock;
   settings: Settings;
-  turns: CommitTurns;
+  /** Commit slots: who commits next, and how many at once. */
+  scheduler: CommitScheduler;
   recorder: Recorder | undefined;
-  /** The batch environment of a live session (paths, limits, the container's side). */
-  envFor(actor: SessionActor): BatchEnv;
+  /**
+   * Commits `input` for `actor` off the event loop and calls `done` with one result per operation
+   * (never an exception: failures are results).
+   */
+  commit(actor: SessionActor, input: CommitInput, at: number, done: (results: OpResult[]) => void): void;
   startContainer(sessionId: string): Promise<{ at: number }>;
   stopContainer(sessionId: string, reason: string): Promise<void>;
   onResults(sessionId: string, results: OpResult[], at: number): void;
@@ -46,23 +49,34 @@ export class SessionHost {
   private readonly byRef = new WeakMap<object, SessionActor>();
   private readonly machine;
   private stopped = false;
+  private sealed = false;
 
   constructor(private readonly deps: SessionHostDeps) {
-    const { clock, turns } = deps;
+    const { clock, scheduler } = deps;
     this.machine = sessionMachine.provide({
       actions: {
-        awaitTurn: ({ self }) =>
-          turns.request(() => {
+        awaitTurn: ({ context, self }) => {
+          const actor = this.byRef.get(self);
+          if (actor === undefined) return;
+          scheduler.request(actor, context.queue.length, () => {
             if (self.getSnapshot().status !== 'active') return false;
             self.send({ type: 'mailbox.turn' });
             return true;
-          }),
-        // executeBatch never throws (test/runtime/session-ops.test.ts): failures are results.
+          });
+        },
+        // The slot granted by awaitTurn (or taken with the enqueue) is released when the batch is done.
         commitBatch: ({ self }, input: CommitInput) => {
           const actor = this.byRef.get(self);
-          if (actor === undefined) return;
+          if (actor === undefined) {
+            scheduler.release();
+            return;
+          }
           const at = clock.now();
-          self.send({ type: 'mailbox.committed', at, results: executeBatch(deps.envFor(actor), input, at) });
+          scheduler.account(actor, input.ops.length);
+          deps.commit(actor, input, at, (results) => {
+            scheduler.release();
+            if (self.getSnapshot().status === 'active') self.send({ type: 'mailbox.committed', at, results });
+          });
         },
       },
       actors: {
@@ -102,10 +116,10 @@ export class SessionHost {
   activate(sessionId: string, agentGroupId: string): SessionActor {
     const existing = this.live.get(sessionId);
     if (existing !== undefined) return existing;
-    if (this.stopped) throw new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed');
+    if (this.stopped || this.sealed) throw new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed');
     const { settings } = this.deps;
     this.deps.recorder?.record({ k: 'activate', s: sessionId, ag: agentGroupId });
-    const actor = new SessionActor({
+    const actor: SessionActor = new SessionActor({
       sessionId,
       agentGroupId,
       machine: this.machine,
@@ -114,7 +128,7 @@ export class SessionHost {
       idleStopMs: settings.idleStopMs,
       passivateMs: settings.passivateMs,
       maxBatch: settings.maxBatch,
-      tryTakeTurn: () => this.deps.turns.tryTake(),
+      tryTakeTurn: (cost): boolean => this.deps.scheduler.tryTake(actor, cost),
       onResults: (id, results, at) => this.deps.onResults(id, results, at),
       onEmitted: (event) => {
         if (event.type === 'session.passivate') this.passivateSoon(event.sessionId);
@@ -134,6 +148,12 @@ export class SessionHost {
     this.live.delete(sessionId);
     actor.stop();
     this.deps.recorder?.record({ k: 'passivate', s: sessionId });
+  }
+
+  /** No operation is queued from now on: requests reject RUNTIME_CLOSED (close() is under way). */
+  seal(): void {
+    for (const actor of this.live.values()) actor.seal();
+    this.sealed = true;
   }
 
   /** Stops every live actor (their pending operations reject RUNTIME_CLOSED); none is created after. */

@@ -38,7 +38,7 @@ import {
   type Db,
 } from '../store/session-db.js';
 import type { InboundMessage, OutboundDirectMessage } from './types.js';
-import { assertContentSize } from './validate.js';
+import { assertContentSize } from './content-size.js';
 
 export interface OutboundRow {
   id: string;

@@ -4,6 +4,7 @@
 import type { InspectionEvent, Observer } from 'xstate';
 import type { ContainerDriver } from '../container/driver.js';
 import type { Clock, IdSource } from './clock.js';
+import { defaultThreadCount } from './commit-threads.js';
 import type { ChannelAdapter, Logger } from './types.js';
 
 export interface RuntimeLimits {
@@ -50,8 +51,13 @@ export interface RuntimeOptions {
   maxQueuedPerSession?: number;
   /** Time zone recurring messages' cron expressions are read in (default `UTC`). */
   timezone?: string;
-  /** Most operations one commit takes from a session's queue (group-commit cap, default 200). */
+  /** Most operations one commit takes from a session's queue (group-commit cap, default 1 000). */
   maxBatch?: number;
+  /**
+   * Batches committed at once, each on a worker thread (default twice the cores, 2 to 8): commits
+   * of different sessions overlap their syncs to disk, and none blocks the event loop.
+   */
+  commitThreads?: number;
   /** Delivery attempts per outbound message before it is recorded `failed` (default 3). */
   deliveryAttempts?: number;
   /** Backoff before the second delivery attempt, doubling after each further failure (default 1 000 ms). */
@@ -80,6 +86,7 @@ export interface Settings {
   maxQueuedPerSession: number;
   timezone: string;
   maxBatch: number;
+  commitThreads: number;
   deliveryAttempts: number;
   deliveryBackoffMs: number;
   retryBackoffMs: number;
@@ -105,7 +112,8 @@ export function resolveSettings(options: RuntimeOptions): Settings {
     sweepMs: options.sweepMs ?? 60_000,
     maxQueuedPerSession: options.maxQueuedPerSession ?? 10_000,
     timezone: options.timezone ?? 'UTC',
-    maxBatch: options.maxBatch ?? 200,
+    maxBatch: options.maxBatch ?? 1000,
+    commitThreads: options.commitThreads ?? defaultThreadCount(),
     deliveryAttempts: options.deliveryAttempts ?? 3,
     deliveryBackoffMs: options.deliveryBackoffMs ?? 1000,
     retryBackoffMs: options.retryBackoffMs ?? 5000,

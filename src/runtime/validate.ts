@@ -5,10 +5,14 @@
  * Invariants (guarded by test/runtime/validation.test.ts):
  * 1. An id that is empty, not a string or not a safe path segment is `INVALID_ID`, checked by the
  *    one segment function; any other malformed argument is `INVALID_INPUT` naming the field.
+ *    The id of an inbound message is the exception: any string of 1 to 1,024 characters without
+ *    NUL (`assertMessageId`), because it never becomes a path as it is (src/files/message-id.ts).
  * 2. Validation is pure: it throws before any disk access.
  */
 import { z } from 'zod';
 import { RuntimeError } from '../errors.js';
+import { assertContentSize } from './content-size.js';
+import { assertMessageId } from '../files/message-id.js';
 import { assertSafeSegment, type SegmentRole } from '../files/segment.js';
 import type { InboundMessage, OutboundDirectMessage, SessionMode } from './types.js';
 
@@ -136,7 +140,7 @@ const inboundSchema = z.object({
 
 export function parseInboundMessage(value: unknown, maxMessageBytes: number): InboundMessage {
   const obj = requireObject(value, 'message');
-  const id = validId(obj.id, 'messageId');
+  const id = assertMessageId(obj.id);
   if (obj.sourceSessionId !== undefined && obj.sourceSessionId !== null) validId(obj.sourceSessionId, 'sessionId');
   const rest = parse(inboundSchema, obj, 'message');
   // Content carrying attachments shrinks once they move to files, so its cap is checked on the
@@ -160,11 +164,7 @@ export function parseInboundMessage(value: unknown, maxMessageBytes: number): In
   };
 }
 
-export function assertContentSize(id: string, content: string, maxMessageBytes: number): void {
-  if (Buffer.byteLength(content) > maxMessageBytes) {
-    throw new RuntimeError('TOO_LARGE', `message ${id}: content exceeds ${maxMessageBytes} bytes`);
-  }
-}
+export { assertContentSize } from './content-size.js';
 
 export function parseOutboundDirect(value: unknown, maxMessageBytes: number): OutboundDirectMessage {
   const obj = requireObject(value, 'outbound message');

@@ -171,6 +171,13 @@ const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
+/**
+ * Lets what a command set off run: until the runtime is idle, or at most `ms` of real time when
+ * something waits on the simulated clock (a slow channel) or on another command.
+ */
+const quiesce = (run: Run, ms: number) =>
+  Promise.race([run.rt.whenIdle(), new Promise((resolve) => setTimeout(resolve, ms))]);
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A scripted agent working in a fake container's session folder, on the simulated clock. */
@@ -403,13 +410,14 @@ async function settle(run: Run, promise: Promise<unknown>, n = 200): Promise<voi
     () => (done = true),
   );
   for (let i = 0; i < n && !done; i++) await turns(1);
+  if (!done) await quiesce(run, 50);
   if (!done) run.parked++;
 }
 
 async function execute(run: Run, cmd: Cmd): Promise<void> {
   await perform(run, cmd);
   // Let what the command set off (commits, deliveries) run before the next one.
-  await turns(10);
+  await quiesce(run, 50);
 }
 
 async function perform(run: Run, cmd: Cmd): Promise<void> {
@@ -418,7 +426,7 @@ async function perform(run: Run, cmd: Cmd): Promise<void> {
       // In small steps, with a few turns after each, so commits and deliveries interleave.
       for (let left = cmd.ms; left > 0; left -= 25) {
         run.clock.increment(Math.min(25, left));
-        await turns(3);
+        await quiesce(run, 20);
       }
       return;
     case 'batch':

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { digestDataDir } from '../../src/eventlog/digest.js';
 import type { LogHeader, LogRecord } from '../../src/eventlog/format.js';
 
@@ -245,7 +245,7 @@ describe('replayLog', () => {
     const { session } = await resolveShared(rt);
     await rt.wake(session.id);
     clock.increment(20);
-    await turns(10); // the first poll finds no work: idle
+    await rt.whenIdle(); // the first poll finds no work: idle
     expect(rt.containerStatus(session.id)).toBe('idle');
     await Promise.all([
       resolveShared(rt, 't1'),
@@ -313,14 +313,13 @@ describe('replayLog', () => {
         content: '{}',
       });
       await rt.writeOutboundDirect(session.id, direct('d1'));
-      await turns(20);
-      expect(release).toBeDefined(); // d1 is with the channel
+      await vi.waitFor(() => expect(release).toBeDefined()); // d1 is with the channel
       clock.increment(150); // the quiet actor is passivated
-      await turns(20);
+      await vi.waitFor(() => expect(rt.stats().liveSessions).toBe(0));
       release?.();
-      await turns(20);
+      await rt.whenIdle();
       await rt.writeOutboundDirect(session.id, direct('d2')); // re-activates, polls d1 and d2
-      await turns(50);
+      await rt.whenIdle();
       await rt.close();
       return { dir, log, dataDir, deliveredIds, sessionId: session.id };
     }

@@ -11,9 +11,6 @@ import { chat, testRuntime } from '../helpers/runtime.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const tmp = useTmpDir();
-const turns = async (n = 5) => {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-};
 
 async function setup(options: Parameters<typeof testRuntime>[1] = {}) {
   const driver = fakeDriver();
@@ -56,8 +53,9 @@ async function setup(options: Parameters<typeof testRuntime>[1] = {}) {
 describe('sweep after a container stops', () => {
   it('puts claimed messages back to pending with tries+1 and a backoff, removes the orphan claims, then wakes again', async () => {
     const { rt, clock, driver, session, claim, acks, row } = await setup();
+    const running = nextEvent(rt, 'container.status', (e) => e.to === 'running');
     await rt.writeMessage(session.id, chat('m1', 'work'));
-    await nextEvent(rt, 'container.status', (e) => e.to === 'running');
+    await running;
     claim('m1');
     const stopped = nextEvent(rt, 'container.status', (e) => e.to === 'stopped');
     driver.started[0]!.exit({ code: null, signal: 'SIGKILL' });
@@ -67,7 +65,7 @@ describe('sweep after a container stops', () => {
     expect(acks()).toEqual([]);
     // The retry is due after the backoff: the session wakes again then, not before.
     clock.increment(4999);
-    await turns();
+    await rt.whenIdle();
     expect(driver.started).toHaveLength(1);
     clock.increment(1);
     await nextEvent(rt, 'container.status', (e) => e.to === 'running');
@@ -89,16 +87,17 @@ describe('sweep after a container stops', () => {
       clock.increment(10);
     }
     expect(row('m1')).toMatchObject({ status: 'failed', tries: 2 });
-    await turns();
+    await rt.whenIdle();
     expect(driver.started).toHaveLength(2);
     await rt.close();
   });
 
   it('syncs completed and failed acks into messages_in.status', async () => {
     const { rt, clock, session, row } = await setup();
+    const running = nextEvent(rt, 'container.status', (e) => e.to === 'running');
     await rt.writeMessage(session.id, chat('m1', 'a'));
     await rt.writeMessage(session.id, chat('m2', 'b'));
-    await nextEvent(rt, 'container.status', (e) => e.to === 'running');
+    await running;
     const db = new Database(rt.paths.outboundDbPath('ag-main', session.id));
     db.prepare(
       "INSERT INTO processing_ack VALUES ('m1', 'completed', datetime('now')), ('m2', 'failed', datetime('now'))",
@@ -131,15 +130,16 @@ describe('liveness', () => {
       claimSilenceMs: 5000,
       heartbeatCeilingMs: 3_600_000,
     });
+    const running = nextEvent(rt, 'container.status', (e) => e.to === 'running');
     await rt.writeMessage(session.id, chat('m1', 'stuck'));
-    await nextEvent(rt, 'container.status', (e) => e.to === 'running');
+    await running;
     const heartbeat = rt.paths.heartbeatPath('ag-main', session.id);
     writeFileSync(heartbeat, '');
     claim('m1');
     const stopped = nextEvent(rt, 'container.status', (e) => e.to === 'stopped');
     for (let i = 0; i < 8; i++) {
       clock.increment(1000);
-      await turns();
+      await rt.whenIdle();
     }
     await expect(stopped).resolves.toMatchObject({ reason: expect.stringContaining('stuck') });
     expect(driver.started[0]!.stopReasons[0]).toMatch(/holding claimed work/);
@@ -149,8 +149,9 @@ describe('liveness', () => {
 
   it('leaves a container alone while its heartbeat keeps moving', async () => {
     const { rt, clock, session, claim } = await setup({ claimSilenceMs: 5000 });
+    const running = nextEvent(rt, 'container.status', (e) => e.to === 'running');
     await rt.writeMessage(session.id, chat('m1', 'slow but alive'));
-    await nextEvent(rt, 'container.status', (e) => e.to === 'running');
+    await running;
     const heartbeat = rt.paths.heartbeatPath('ag-main', session.id);
     writeFileSync(heartbeat, '');
     claim('m1');
@@ -158,7 +159,7 @@ describe('liveness', () => {
       const t = new Date(Date.now() + i * 1000);
       utimesSync(heartbeat, t, t);
       clock.increment(1000);
-      await turns();
+      await rt.whenIdle();
     }
     expect(rt.containerStatus(session.id)).toBe('running');
     await rt.close();

@@ -1,0 +1,96 @@
+/**
+ * The commit worker: runs on a worker thread and commits one session batch per job, through the
+ * very `executeBatch` that replay uses, against the live session folder.
+ *
+ * Invariants (guarded by test/runtime/commit-threads.test.ts):
+ * 1. A job is self-contained plain data (paths, limits, operations, the batch's clock reading):
+ *    the worker keeps no state between jobs, so any worker may take any session's batch.
+ * 2. Nothing the worker does reaches the central DB: host-originated rows to keep centrally are
+ *    handed back (`queued`) for the main thread to store before the callers settle; warnings are
+ *    handed back too.
+ * 3. `runJob` never throws: failures are per-operation results (executeBatch's own guarantee).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CommitInput } from '../../machines/session.machine.js';
+import {
+  executeBatch,
+  readOutboundSnapshot,
+  readSweepAcks,
+  type BatchEnv,
+  type OutboundRow,
+  type Outside,
+  type RetryPolicy,
+} from './session-ops.js';
+import type { OutboundDirectMessage } from './types.js';
+import { toWire, type WireResult } from './wire.js';
+
+export const COMMIT_WORKER_ROLE = 'session-actors/commit-worker';
+
+/** Where a session lives and what limits its batch runs under. */
+export interface JobEnv {
+  sessionDir: string;
+  inboundDbPath: string;
+  outboundDbPath: string;
+  heartbeatPath: string;
+  maxAttachmentBytes: number;
+  maxMessageBytes: number;
+  retry: RetryPolicy;
+  /** Run the lazy column migration of inbound.db (its first batch in this process). */
+  migrate: boolean;
+}
+
+export interface CommitJob {
+  id: number;
+  env: JobEnv;
+  input: CommitInput;
+  /** The batch's clock reading, recorded with its results. */
+  at: number;
+  /** Host-originated rows kept in the central DB, for a batch that polls. */
+  direct: OutboundRow[];
+}
+
+export interface CommitReply {
+  id: number;
+  results: WireResult[];
+  warnings: [details: Record<string, unknown>, message: string][];
+  /** Host-originated messages to keep in the central DB (`writeOutboundDirect` while a container runs). */
+  queued: { message: OutboundDirectMessage; timestamp: string }[];
+}
+
+/** The live reads of the container's side of a session folder. */
+export function liveOutside(outboundDbPath: string, heartbeatPath: string): Outside {
+  return {
+    pollSnapshot: ({ nowIso }) => readOutboundSnapshot(outboundDbPath, heartbeatPath, nowIso),
+    sweepAcks: (_op, out) => readSweepAcks(out),
+    observed: (_op, compute) => compute(),
+  };
+}
+
+export function runJob(job: CommitJob): CommitReply {
+  const reply: CommitReply = { id: job.id, results: [], warnings: [], queued: [] };
+  const e = job.env;
+  const env: BatchEnv = {
+    sessionDir: e.sessionDir,
+    inboundDbPath: e.inboundDbPath,
+    outboundDbPath: e.outboundDbPath,
+    heartbeatPath: e.heartbeatPath,
+    maxAttachmentBytes: e.maxAttachmentBytes,
+    maxMessageBytes: e.maxMessageBytes,
+    retry: e.retry,
+    outside: liveOutside(e.outboundDbPath, e.heartbeatPath),
+    state: { migrated: !e.migrate },
+    warn: (details, message) => void reply.warnings.push([details, message]),
+    directOutbound: () => job.direct,
+    queueDirectOutbound: (message, timestamp) => {
+      reply.queued.push({ message, timestamp });
+      return true;
+    },
+  };
+  reply.results = toWire(executeBatch(env, job.input, job.at));
+  return reply;
+}
+
+const port = parentPort;
+if (port !== null && (workerData as { role?: unknown } | null)?.role === COMMIT_WORKER_ROLE) {
+  port.on('message', (job: CommitJob) => port.postMessage(runJob(job)));
+}
