@@ -40,7 +40,7 @@ import { digestDataDir } from '../eventlog/digest.js';
 import { RECONCILED_REASON, type LogSettings } from '../eventlog/format.js';
 import { Recorder } from '../eventlog/recorder.js';
 import { ActorSystem } from './actor-system.js';
-import { isoAt, randomIds, systemClock, type Clock, type IdSource } from './clock.js';
+import { isoAt, randomIds, systemClock, type IdSource } from './clock.js';
 import { CentralWatch, type CentralChange } from './central-watch.js';
 import { CommitScheduler } from './commit-scheduler.js';
 import { CommitThreads } from './commit-threads.js';

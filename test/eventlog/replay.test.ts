@@ -20,9 +20,6 @@ import { useTmpDir } from '../helpers/tmp.js';
 
 const tmp = useTmpDir('sa-replay-');
 
-const turns = async (n: number) => {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-};
 
 async function record(run: (rt: Runtime) => Promise<unknown>) {
   const dir = tmp();
