@@ -75,6 +75,7 @@ const { join } = require('node:path');
 const { createRuntime, sequentialIds, RuntimeError } = require('session-actors');
 const { sessionMachine } = require('session-actors/machines');
 const { version } = require('session-actors/package.json');
+const { createTestRuntime } = require('session-actors/testing');
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'sa-consumer-cjs-'));
@@ -87,7 +88,7 @@ async function main() {
     const counts = await rt.messageCounts(session.id);
     let code = null;
     await rt.writeMessage('../escape', message).catch((e) => { code = e instanceof RuntimeError ? e.code : String(e); });
-    console.log(JSON.stringify({ resolved: require.resolve('session-actors'), version, sessionId: session.id, seq, counts, code, machine: sessionMachine.id }));
+    console.log(JSON.stringify({ resolved: require.resolve('session-actors'), version, sessionId: session.id, seq, counts, code, machine: sessionMachine.id, testing: typeof createTestRuntime }));
   } finally {
     await rt.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -115,6 +116,7 @@ import {
   type RuntimeOptions,
 } from 'session-actors';
 import { sessionMachine, type SessionMachine } from 'session-actors/machines';
+import { createTestRuntime, turn, type TestRuntime } from 'session-actors/testing';
 
 const recorded: OutboundDelivery[] = [];
 const channel: ChannelAdapter = {
@@ -131,6 +133,23 @@ const myDriver: ContainerDriver = {
     throw new RuntimeError('INVALID_INPUT', 'not in this test: ' + Object.keys(env).join(','));
   },
 };
+
+/** The test kit: a scripted agent on a simulated clock answers into a recording channel. */
+async function kit(): Promise<unknown[]> {
+  const t: TestRuntime = await createTestRuntime({ agent: (m) => turn.reply({ text: 'ok ' + m.text }) });
+  try {
+    await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
+    await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
+    const { session } = await t.runtime.resolveSession({ agentGroupId: 'ag', messagingGroupId: 'mg', threadId: null, mode: 'shared' });
+    const delivered = t.next('outbound.delivered');
+    await t.runtime.writeMessage(session.id, t.chat('m1', 'hi', { channelType: 'slack', platformId: 'C1' }));
+    await t.clock.advance(250);
+    await delivered;
+    return t.channels.channel('slack').delivered.map((d) => d.content);
+  } finally {
+    await t.close();
+  }
+}
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sa-consumer-ts-'));
@@ -153,7 +172,8 @@ async function main(): Promise<void> {
       outboundDbPath: rt.paths.outboundDbPath('ag', session.id),
       heartbeatPath: rt.paths.heartbeatPath('ag', session.id),
     });
-    console.log(JSON.stringify({ seq, duplicate, again, counts, machine: machine.id, env: env.SESSION_ID === session.id, driver: typeof myDriver.start }));
+    const kitDelivered = await kit();
+    console.log(JSON.stringify({ seq, duplicate, again, counts, machine: machine.id, env: env.SESSION_ID === session.id, driver: typeof myDriver.start, kit: kitDelivered }));
   } finally {
     await rt.close();
     rmSync(dataDir, { recursive: true, force: true });

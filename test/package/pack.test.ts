@@ -124,6 +124,8 @@ describe('the tarball', () => {
       'dist/src/container/agent/main.js',
       'dist/machines/index.js',
       'dist/machines/index.d.ts',
+      'dist/src/testing/index.js',
+      'dist/src/testing/index.d.ts',
     ])
       expect(entries, file).toContain(file);
     const license = readFileSync(join(unpacked, 'node_modules/session-actors/LICENSE'), 'utf8');
@@ -260,6 +262,7 @@ describe('installed into a user project', () => {
       counts: { messagesIn: 1, messagesOut: 0, delivered: 0, failed: 0 },
       code: 'INVALID_ID',
       machine: 'session',
+      testing: 'function',
     });
   });
 
@@ -275,6 +278,7 @@ describe('installed into a user project', () => {
         machine: 'session',
         env: true,
         driver: 'function',
+        kit: [{ text: 'ok hi' }],
       });
     },
   );

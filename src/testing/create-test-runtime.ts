@@ -1,0 +1,164 @@
+/**
+ * `createTestRuntime(options)`: a runtime set up for deterministic tests of an orchestrator — a
+ * simulated clock at a fixed start, sequential ids, a temporary data directory, recording channel
+ * adapters and a scripted in-process container driver.
+ *
+ * Invariants (test/testing/create-test-runtime.test.ts):
+ * 1. Nothing depends on wall time: every timestamp and timer of the runtime and of the fake
+ *    containers comes from `clock` ("the same script gives the same data directory").
+ * 2. `close()` closes the runtime and removes the temporary data directory (a `dataDir` given in
+ *    the options is left in place); calling it twice is harmless.
+ * 3. `settle()` and `clock.advance()` wait with `runtime.whenIdle()` when the runtime has it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRuntimeError } from '../errors.js';
+import { sequentialIds } from '../runtime/clock.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
+import type { ChannelAdapter, InboundMessage, RuntimeEvents } from '../runtime/types.js';
+import type { FakeAgentScript } from './fake-agent.js';
+import { fakeContainerDriver, type FakeContainerDriver } from './fake-driver.js';
+import { recordingChannels, type RecordingChannels } from './recording-channels.js';
+import { nextTurn, TestClock } from './test-clock.js';
+
+/** 2026-01-01T00:00:00.000Z, where the clock starts unless told otherwise. */
+export const TEST_START = Date.UTC(2026, 0, 1);
+
+export interface TestRuntimeOptions extends Omit<RuntimeOptions, 'dataDir' | 'clock' | 'driver' | 'channels'> {
+  /** Where the clock starts (ms since the epoch, or a Date); default `TEST_START`. */
+  start?: number | Date;
+  /** The data directory; default a fresh temporary one, removed by `close()`. */
+  dataDir?: string;
+  /** What the fake agent does with each message it claims; default: echo. */
+  agent?: FakeAgentScript;
+  /** The fake containers' poll interval on the clock; default 100 ms. */
+  agentPollMs?: number;
+  /** A fake container exits 0 after this long without work; default never. */
+  agentIdleExitMs?: number;
+  /** Another driver instead of the fake one (`'none'`, `'process'`, your own). */
+  driver?: RuntimeOptions['driver'];
+  /** Your own channel adapters instead of the recording ones. */
+  channels?: Record<string, ChannelAdapter>;
+}
+
+export interface TestRuntime {
+  readonly runtime: Runtime;
+  readonly clock: TestClock;
+  /** What the channels received (empty when `channels` was given). */
+  readonly channels: RecordingChannels;
+  /** The fake driver (its containers, its script), also when another driver was given. */
+  readonly driver: FakeContainerDriver;
+  readonly dataDir: string;
+  /** Every `error` event of the runtime, in order. */
+  readonly errors: Error[];
+  /** A chat message stamped with the clock's time: content `{"text": text}`, then `extra`. */
+  chat(id: string, text: string, extra?: Partial<InboundMessage>): InboundMessage;
+  /** The payload of the next `event` (optionally the next one `where` accepts). */
+  next<E extends keyof RuntimeEvents>(
+    event: E,
+    where?: (payload: Parameters<RuntimeEvents[E]>[0]) => boolean,
+  ): Promise<Parameters<RuntimeEvents[E]>[0]>;
+  /** Fires the timers due now and waits until the runtime has nothing left to do. */
+  settle(): Promise<void>;
+  /** Closes the runtime and removes the temporary data directory. */
+  close(): Promise<void>;
+}
+
+/** `runtime.whenIdle` when the runtime has it. */
+function whenIdleOf(runtime: Runtime): (() => Promise<void>) | undefined {
+  const candidate = (runtime as unknown as { whenIdle?: unknown }).whenIdle;
+  return typeof candidate === 'function' ? () => (candidate as () => Promise<void>).call(runtime) : undefined;
+}
+
+/**
+ * Creates the runtime. Example:
+ *
+ * ```ts
+ * const t = await createTestRuntime({ agent: (m) => turn.reply({ text: `hi ${m.text}` }) });
+ * ```
+ */
+export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
+  const { start, dataDir: givenDir, agent, agentPollMs, agentIdleExitMs, driver, channels, ...rest } = options;
+  const clock = new TestClock(start ?? TEST_START);
+  const recording = recordingChannels();
+  const fake = fakeContainerDriver({ clock, script: agent, pollMs: agentPollMs, idleExitMs: agentIdleExitMs });
+  const dataDir = givenDir ?? mkdtempSync(join(tmpdir(), 'session-actors-test-'));
+  let runtime: Runtime;
+  try {
+    runtime = await createRuntime({
+      ids: sequentialIds(),
+      ...rest,
+      dataDir,
+      clock,
+      driver: driver ?? fake,
+      channels: channels ?? recording.adapters,
+    });
+  } catch (error) {
+    if (givenDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const errors: Error[] = [];
+  runtime.on('error', (e) => errors.push(e.error));
+
+  const whenIdle = whenIdleOf(runtime);
+  const settle = async (): Promise<void> => {
+    for (let round = 0; round < 1000; round++) {
+      clock.fireDue();
+      await fake.quiet();
+      if (whenIdle === undefined) {
+        // Without whenIdle: a few event-loop turns; tests should then await the events they need.
+        for (let i = 0; i < 10; i++) await nextTurn();
+      } else {
+        let stopWaiting = (): void => undefined;
+        const dueNow = new Promise<void>((resolve) => (stopWaiting = clock.onDueNow(resolve) as () => void));
+        await Promise.race([whenIdle(), dueNow]);
+        stopWaiting();
+      }
+      const next = clock.nextDue();
+      if (next === undefined || next > clock.now()) return;
+    }
+    throw new Error('the runtime never settled: timers keep falling due at the same instant');
+  };
+  clock.setSettle(settle);
+
+  let closed: Promise<void> | undefined;
+  return {
+    runtime,
+    clock,
+    channels: recording,
+    driver: fake,
+    dataDir,
+    errors,
+    chat: (id, text, extra = {}) => ({
+      id,
+      kind: 'chat',
+      timestamp: new Date(clock.now()).toISOString(),
+      content: JSON.stringify({ text }),
+      ...extra,
+    }),
+    next: (event, where) =>
+      new Promise((resolve) => {
+        const listener = (payload: never) => {
+          if (where !== undefined && !where(payload)) return;
+          runtime.off(event, listener as never);
+          resolve(payload);
+        };
+        runtime.on(event, listener as never);
+      }),
+    settle,
+    close() {
+      closed ??= (async () => {
+        try {
+          await runtime.close();
+        } catch (error) {
+          // Closed already by the test itself: nothing left to do but the directory.
+          if (!isRuntimeError(error) || error.code !== 'RUNTIME_CLOSED') throw error;
+        } finally {
+          if (givenDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+        }
+      })();
+      return closed;
+    },
+  };
+}
