@@ -1,28 +1,39 @@
 /**
  * Inbound attachments: base64 `data` in a message's content is decoded into
- * `inbox/<messageId>/<filename>` and the entry rewritten (FORMAT.md "Message content and attachments").
- * The session folder is writable by the untrusted container, which may plant symlinks ahead of time.
+ * `inbox/<dir>/<filename>` and the entry rewritten (FORMAT.md "Message content and attachments"),
+ * where `<dir>` is `inboxDirName(messageId)`: the id itself when it is a safe segment, else a
+ * hash-derived name (src/files/message-id.ts). The session folder is writable by the untrusted
+ * container, which may plant symlinks ahead of time.
  *
  * Invariants (guarded by test/files/inbox.test.ts unless noted):
- * 1. The message id and every filename are safe single segments: an unsafe id throws `INVALID_ID`
- *    before any disk access, an unsafe name is replaced by a generated one ("refuses the message id
- *    ...", test/files/attachment-name.test.ts "replaces the unsafe name ...").
- * 2. `inbox/` and `inbox/<messageId>` must each be a real directory, not a symlink, whose real path is
- *    exactly its parent's real path plus its name (`inspectDir`); otherwise the attachments are
- *    refused ("refuses a symlink planted at inbox/<id>", "refuses a symlinked inbox/ dir").
- * 3. Files are created with `wx` (O_CREAT|O_EXCL): a planted symlink is never followed and an
+ * 1. A message id is any string of 1 to 1,024 characters without NUL (`INVALID_ID` otherwise,
+ *    before any disk access); its folder name and every filename are safe single segments, an
+ *    unsafe name being replaced by a generated one ("stores attachments of the id ... under a
+ *    derived folder", test/files/attachment-name.test.ts "replaces the unsafe name ...").
+ * 2. `inbox/` must be a real directory, not a symlink, whose real path is exactly the session
+ *    folder's plus `inbox` (`inspectDir`); otherwise the attachments are refused ("refuses a
+ *    symlinked inbox/ dir").
+ * 3. `inbox/<dir>`: the caller vouches that no committed row holds the message, so an existing
+ *    entry there is a crash leftover (or a plant) and is replaced (`replaceStale`, the default):
+ *    removed without following links (a symlink loses only the link) and created afresh
+ *    ("replaces a stale inbox/<dir> left by a crash ...", test/files/hostile-container.test.ts).
+ *    An entry that only answers to the name on a file system folding case or Unicode
+ *    normalization belongs to another message and refuses the attachments instead ("never
+ *    replaces the folder of an id that differs only in case"). With `replaceStale: false` an
+ *    existing `inbox/<dir>` must pass the same checks as `inbox/` or the attachments are refused.
+ * 4. Files are created with `wx` (O_CREAT|O_EXCL): a planted symlink is never followed and an
  *    existing file never overwritten ("does not follow a symlink planted at the target file",
  *    "never overwrites an existing file").
- * 4. Nothing half-written: `planAttachments` (pure) validates and decodes every attachment before
+ * 5. Nothing half-written: `planAttachments` (pure) validates and decodes every attachment before
  *    the first file is created, so `TOO_LARGE` leaves no files ("leaves no files when one
  *    attachment is too large").
- * 5. The message is never lost: invalid base64 and refused writes skip that attachment with a
+ * 6. The message is never lost: invalid base64 and refused writes skip that attachment with a
  *    warning and keep its entry without `data`, marked `error` ("keeps the message when base64 is
- *    invalid"). Only an unsafe message id (`INVALID_ID`) and an oversized attachment (`TOO_LARGE`) throw.
- * 6. Rewritten content is compact `JSON.stringify`; content that is not JSON, has no `attachments`
+ *    invalid"). Only an invalid message id (`INVALID_ID`) and an oversized attachment (`TOO_LARGE`) throw.
+ * 7. Rewritten content is compact `JSON.stringify`; content that is not JSON, has no `attachments`
  *    array, or has no entry with `data` is returned byte for byte ("returns ... byte for byte and creates no inbox").
  *
- * Residual risk: Node has no `openat`, so a container swapping `inbox/<id>` for a symlink between
+ * Residual risk: Node has no `openat`, so a container swapping `inbox/<dir>` for a symlink between
  * the directory check and `open` could make us create (never overwrite) a file elsewhere. The real
  * path checks in `inspectDir` and `createExclusive` exist for that race only (without one, the
  * `lstat` checks already imply them): the file's real path is re-checked right after `open` and a
@@ -35,16 +46,27 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   realpathSync,
   rmdirSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { deriveAttachmentName, disambiguate } from './attachment-name.js';
-import { assertSafeSegment, isSafeSegment } from './segment.js';
+import {
+  entryViolation,
+  type ContainerViolation,
+  type ViolationKind,
+  type ViolationSink,
+} from './container-violation.js';
+import { describeError, errnoCode, lstatOrUndefined } from './fs-errors.js';
+import { assertMessageId, inboxDirName, isMessageId } from './message-id.js';
+import { removeEntry } from './remove-entry.js';
+import { isSafeSegment } from './segment.js';
+
+export { describeError, errnoCode, lstatOrUndefined } from './fs-errors.js';
 
 export const INBOX_DIR = 'inbox';
 
@@ -66,6 +88,8 @@ export type AttachmentPlan =
   | {
       kind: 'rewrite';
       messageId: string;
+      /** `inboxDirName(messageId)`: the folder under `inbox/` the files go to. */
+      dirName: string;
       root: JsonObject;
       /** `root.attachments` as parsed; `entries[i]` is the plan for `attachments[i]`. */
       attachments: readonly unknown[];
@@ -82,7 +106,18 @@ export interface PlanInput {
   maxAttachmentBytes: number;
 }
 
-export interface ExtractInput extends PlanInput {
+export interface WriteOptions {
+  /**
+   * The caller vouches that no committed row holds this message id, so an existing `inbox/<dir>`
+   * is stale and is replaced (invariant 3). Default true; false keeps an existing directory that
+   * passes the checks, and refuses one that does not.
+   */
+  replaceStale?: boolean;
+  /** Receives what the container planted in `inbox/` (symlinks, files where a folder belongs). */
+  onViolation?: ViolationSink;
+}
+
+export interface ExtractInput extends PlanInput, WriteOptions {
   /** The session folder (`<dataDir>/v2-sessions/<ag>/<session>`); it must exist. */
   sessionDir: string;
   warn: WarnFn;
@@ -91,7 +126,7 @@ export interface ExtractInput extends PlanInput {
 export interface ExtractResult {
   /** The content to store: rewritten when an attachment carried `data`, else the input as is. */
   content: string;
-  /** Filenames created in `inbox/<messageId>/`, for `removeInboxFiles` on rollback. */
+  /** Filenames created in `inbox/<dir>/`, for `removeInboxFiles` on rollback. */
   files: string[];
 }
 
@@ -144,85 +179,64 @@ function planEntry(value: unknown, index: number, input: PlanInput, taken: Set<s
 
 /**
  * Validates and decodes every attachment of `content` without touching the disk.
- * Throws `INVALID_ID` for an unsafe message id and `TOO_LARGE` for an oversized attachment.
+ * Throws `INVALID_ID` for an invalid message id and `TOO_LARGE` for an oversized attachment.
  */
 export function planAttachments(input: PlanInput): AttachmentPlan {
-  const messageId = assertSafeSegment(input.messageId, 'messageId');
+  const messageId = assertMessageId(input.messageId);
   const root = parseJson(input.content);
   if (!isJsonObject(root) || !Array.isArray(root.attachments)) return { kind: 'unchanged', content: input.content };
   const taken = new Set<string>();
   const entries = root.attachments.map((value: unknown, index) => planEntry(value, index, input, taken));
   if (entries.every((entry) => entry.kind === 'keep')) return { kind: 'unchanged', content: input.content };
-  return { kind: 'rewrite', messageId, root, attachments: root.attachments, entries };
+  return { kind: 'rewrite', messageId, dirName: inboxDirName(messageId), root, attachments: root.attachments, entries };
 }
 
-/** The relative path stored in `localPath`. */
+/** The relative path stored in `localPath`: `inbox/<inboxDirName(messageId)>/<filename>`. */
 export function inboxLocalPath(messageId: string, filename: string): string {
-  return `${INBOX_DIR}/${messageId}/${filename}`;
+  return `${INBOX_DIR}/${inboxDirName(messageId)}/${filename}`;
 }
 
-function rewriteEntry(
-  planned: PlannedEntry,
-  original: unknown,
-  messageId: string,
-  saved: ReadonlySet<string>,
-): unknown {
+function rewriteEntry(planned: PlannedEntry, original: unknown, dirName: string, saved: ReadonlySet<string>): unknown {
   if (planned.kind === 'keep') return original;
   // `data` goes; so does any sender-supplied `localPath`: only a file we wrote may be pointed at.
   const { data: _data, localPath: _localPath, ...rest } = planned.entry;
   if (planned.kind === 'invalid') return { ...rest, error: planned.error };
   if (!saved.has(planned.filename)) return { ...rest, error: 'not_saved' satisfies AttachmentErrorCode };
-  return { ...rest, name: planned.filename, localPath: inboxLocalPath(messageId, planned.filename) };
+  return { ...rest, name: planned.filename, localPath: `${INBOX_DIR}/${dirName}/${planned.filename}` };
 }
 
 /** The content to store once the files in `saved` (filenames) exist; compact JSON. */
 export function renderContent(plan: AttachmentPlan, saved: ReadonlySet<string>): string {
   if (plan.kind === 'unchanged') return plan.content;
-  const attachments = plan.entries.map((planned, i) =>
-    rewriteEntry(planned, plan.attachments[i], plan.messageId, saved),
-  );
+  const attachments = plan.entries.map((planned, i) => rewriteEntry(planned, plan.attachments[i], plan.dirName, saved));
   return JSON.stringify({ ...plan.root, attachments });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Directory guards (also used by outbox.ts).
 
-/** The errno code of a file-system error (`ENOENT`, `EEXIST`, ...), if any. */
-export function errnoCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-  return typeof error.code === 'string' ? error.code : undefined;
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** `lstat`, with `undefined` for a path that does not exist; other errors are thrown. */
-export function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
 export type DirState =
   | { kind: 'missing'; path: string }
-  | { kind: 'refused'; path: string; reason: string }
+  | { kind: 'refused'; path: string; reason: string; violation?: ViolationKind }
   | { kind: 'dir'; path: string; real: string };
 
 function checkDir(parent: string, name: string): DirState {
   const path = join(parent, name);
   const stats = lstatOrUndefined(path);
   if (stats === undefined) return { kind: 'missing', path };
-  if (stats.isSymbolicLink()) return { kind: 'refused', path, reason: 'is a symlink' };
-  if (!stats.isDirectory()) return { kind: 'refused', path, reason: 'is not a directory' };
+  if (stats.isSymbolicLink()) return { kind: 'refused', path, reason: 'is a symlink', violation: 'symlink' };
+  if (!stats.isDirectory()) return { kind: 'refused', path, reason: 'is not a directory', violation: 'not-regular' };
   const real = realpathSync(path);
   if (real !== join(realpathSync(parent), name)) {
-    return { kind: 'refused', path, reason: 'resolves outside its parent' };
+    return { kind: 'refused', path, reason: 'resolves outside its parent', violation: 'swapped' };
   }
   return { kind: 'dir', path, real };
+}
+
+/** The violation a refused directory stands for, if the refusal was the container's doing. */
+export function dirViolation(state: DirState, what: string): ContainerViolation | undefined {
+  if (state.kind !== 'refused' || state.violation === undefined) return undefined;
+  return { kind: state.violation, detail: `${what} ${state.reason}`, path: state.path };
 }
 
 /**
@@ -251,11 +265,58 @@ function ensureDir(parent: string, name: string): DirState {
   return again.kind === 'missing' ? { kind: 'refused', path: again.path, reason: 'vanished after mkdir' } : again;
 }
 
-/** The guarded `inbox/<messageId>` directory, created when missing. */
-function prepareMessageDir(sessionDir: string, messageId: string): DirState {
+/**
+ * Replaces a stale `inbox/<dirName>` by a fresh directory (invariant 3). An entry that is not
+ * listed under its exact name belongs to another message on a folding file system: refused.
+ */
+function freshDir(inbox: { path: string }, dirName: string, report: Report): DirState {
+  const path = join(inbox.path, dirName);
+  const stats = lstatOrUndefined(path);
+  if (stats !== undefined) {
+    if (!readdirSync(inbox.path).includes(dirName)) {
+      return {
+        kind: 'refused',
+        path,
+        reason: 'another entry of inbox/ answers to this name (case or Unicode folding)',
+      };
+    }
+    const planted = entryViolation(stats, path, 'directory', `inbox/${dirName}`);
+    if (planted !== undefined) report.violation({ ...planted, detail: `${planted.detail}; replaced` });
+    report.warn(
+      { path, planted: planted?.kind ?? null },
+      'replacing a stale inbox directory (no committed message owns it)',
+    );
+    removeEntry(path);
+  }
+  return ensureDir(inbox.path, dirName);
+}
+
+interface Report {
+  warn: (details: Record<string, unknown>, message: string) => void;
+  violation: (v: ContainerViolation) => void;
+}
+
+/** The guarded `inbox/<dirName>` directory, created when missing (replaced when stale). */
+function prepareMessageDir(sessionDir: string, dirName: string, options: WriteOptions, report: Report): DirState {
   const inbox = ensureDir(sessionDir, INBOX_DIR);
+  const planted = dirViolation(inbox, INBOX_DIR);
+  if (planted !== undefined) report.violation(planted);
   if (inbox.kind !== 'dir') return inbox;
-  return ensureDir(inbox.path, messageId);
+  if (options.replaceStale === false) {
+    const dir = ensureDir(inbox.path, dirName);
+    const bad = dirViolation(dir, `inbox/${dirName}`);
+    if (bad !== undefined) report.violation(bad);
+    return dir;
+  }
+  try {
+    return freshDir(inbox, dirName, report);
+  } catch (error) {
+    return {
+      kind: 'refused',
+      path: join(inbox.path, dirName),
+      reason: `stale directory not replaced: ${describeError(error)}`,
+    };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,14 +377,23 @@ function fileEntries(plan: AttachmentPlan): Extract<PlannedEntry, { kind: 'file'
 }
 
 /**
- * Writes the decoded files of a plan into `inbox/<messageId>/`. A refused directory or file is
+ * Writes the decoded files of a plan into `inbox/<dir>/`. A refused directory or file is
  * skipped with a warning; returns the filenames actually created. Never throws.
  */
-export function writePlannedFiles(sessionDir: string, plan: AttachmentPlan, warn: WarnFn): string[] {
+export function writePlannedFiles(
+  sessionDir: string,
+  plan: AttachmentPlan,
+  warn: WarnFn,
+  options: WriteOptions = {},
+): string[] {
   const files = fileEntries(plan);
   if (plan.kind === 'unchanged' || files.length === 0) return [];
   const { messageId } = plan;
-  const dir = prepareMessageDir(sessionDir, messageId);
+  const report: Report = {
+    warn: (details, message) => warn({ messageId, ...details }, message),
+    violation: (v) => options.onViolation?.(v),
+  };
+  const dir = prepareMessageDir(sessionDir, plan.dirName, options, report);
   if (dir.kind !== 'dir') {
     const reason = dir.kind === 'refused' ? dir.reason : 'missing';
     for (const file of files) {
@@ -350,9 +420,11 @@ function warnInvalid(plan: AttachmentPlan, warn: WarnFn): void {
 }
 
 /**
- * Decodes a message's attachments into `inbox/<messageId>/` and returns the content to store.
- * All attachments are validated and decoded first, so a `TOO_LARGE` throw leaves no files.
- * Call `removeInboxFiles(sessionDir, messageId, result.files)` if storing the message then fails.
+ * Decodes a message's attachments into `inbox/<inboxDirName(messageId)>/` and returns the content
+ * to store. All attachments are validated and decoded first, so a `TOO_LARGE` throw leaves no
+ * files. The caller must hold no committed row for `messageId` (an existing folder is then stale
+ * and replaced, see `replaceStale`). Call `removeInboxFiles(sessionDir, messageId, result.files)`
+ * if storing the message then fails.
  *
  * @example
  * const { content, files } = extractAttachments({ sessionDir, messageId: 'm1', content: raw,
@@ -361,7 +433,7 @@ function warnInvalid(plan: AttachmentPlan, warn: WarnFn): void {
 export function extractAttachments(input: ExtractInput): ExtractResult {
   const plan = planAttachments(input);
   warnInvalid(plan, input.warn);
-  const files = writePlannedFiles(input.sessionDir, plan, input.warn);
+  const files = writePlannedFiles(input.sessionDir, plan, input.warn, input);
   return { content: renderContent(plan, new Set(files)), files };
 }
 
@@ -374,8 +446,8 @@ function unlinkQuietly(path: string, warn: WarnFn): void {
 }
 
 /**
- * Rollback for `extractAttachments`: removes the given files from `inbox/<messageId>/` and the
- * directory itself when it is then empty. Applies the same directory guards; never throws.
+ * Rollback for `extractAttachments`: removes the given files from `inbox/<inboxDirName(messageId)>/`
+ * and the directory itself when it is then empty. Applies the same directory guards; never throws.
  */
 export function removeInboxFiles(
   sessionDir: string,
@@ -383,12 +455,12 @@ export function removeInboxFiles(
   filenames: readonly string[],
   warn: WarnFn = () => {},
 ): void {
-  if (!isSafeSegment(messageId)) {
-    warn({ messageId: String(messageId).slice(0, 40) }, 'inbox rollback skipped: unsafe message id');
+  if (!isMessageId(messageId)) {
+    warn({ messageId: String(messageId).slice(0, 40) }, 'inbox rollback skipped: invalid message id');
     return;
   }
   const inbox = inspectDir(sessionDir, INBOX_DIR);
-  const dir = inbox.kind === 'dir' ? inspectDir(inbox.path, messageId) : inbox;
+  const dir = inbox.kind === 'dir' ? inspectDir(inbox.path, inboxDirName(messageId)) : inbox;
   if (dir.kind === 'missing') return;
   if (dir.kind === 'refused') {
     warn({ messageId, path: dir.path, reason: dir.reason }, 'inbox rollback skipped: directory is unsafe');

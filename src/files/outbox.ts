@@ -4,24 +4,33 @@
  * The container writes this folder, so everything in it is untrusted. Synchronous on purpose: the
  * callers run inside a synchronous batch.
  *
- * Invariants (guarded by test/files/outbox.test.ts):
- * 1. An unsafe message id throws `INVALID_ID` before any disk access; an unsafe filename is skipped
- *    with a warning ("throws INVALID_ID for the message id ...", "skips the unsafe filename ...").
+ * Invariants (guarded by test/files/outbox.test.ts unless noted):
+ * 1. An unsafe message id throws `INVALID_ID` before any disk access (`readOutboxFiles`); an
+ *    unsafe filename is skipped with a warning ("throws INVALID_ID for the message id ...",
+ *    "skips the unsafe filename ...").
  * 2. `outbox/` and `outbox/<messageId>` must each be a real directory, not a symlink, whose real
  *    path is exactly its parent's real path plus its name (`inspectDir`); otherwise nothing is read
  *    ("refuses a symlinked outbox/<id> dir", "refuses a symlinked outbox/ dir").
- * 3. Each file is read only when `lstat` says regular file (not a symlink, FIFO or directory), its
- *    real path is exactly realpath(outbox/<id>)/<name>, and it opens with O_NOFOLLOW as a regular
- *    file ("skips a symlinked outbox file", "skips a FIFO ...", "skips a directory ...").
- * 4. `clearOutbox` never throws and never deletes outside `outbox/`: a symlinked `outbox/<id>` loses
- *    only the link, symlinks inside are unlinked, not followed ("removes only the link ...",
- *    "does not follow symlinks inside the outbox dir").
+ * 3. Each file is read only when `lstat` says regular file with a single link (not a symlink, hard
+ *    link, FIFO or directory), its real path is exactly realpath(outbox/<id>)/<name>, and the
+ *    descriptor opened with O_NOFOLLOW|O_NONBLOCK is that same inode, still a regular file with one
+ *    link ("skips a symlinked outbox file", "skips a FIFO ...", test/files/hostile-container.test.ts
+ *    "refuses an outbox file hard-linked to a file outside the session").
+ * 4. Every refusal is reported to the caller with its violation kind, not only warned about
+ *    (`readOutbox` returns them, `readOutboxFiles` hands them to `onRefused`): missing files are
+ *    skipped silently, as FORMAT.md says ("reports every refused name with its kind").
+ * 5. `clearOutbox` never throws and never deletes outside `outbox/`: a symlinked `outbox/<id>` loses
+ *    only the link, the directory is removed without following links (src/files/remove-entry.ts)
+ *    ("removes only the link ...", "does not follow symlinks inside the outbox dir").
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { describeError, errnoCode, inspectDir, lstatOrUndefined } from './inbox.js';
+import { entryViolation, violation, type ContainerViolation } from './container-violation.js';
+import { describeError, errnoCode, lstatOrUndefined } from './fs-errors.js';
+import { dirViolation, inspectDir } from './inbox.js';
 import type { DirState, WarnFn } from './inbox.js';
+import { removeEntry } from './remove-entry.js';
 import { assertSafeSegment, isSafeSegment } from './segment.js';
 
 export const OUTBOX_DIR = 'outbox';
@@ -29,6 +38,20 @@ export const OUTBOX_DIR = 'outbox';
 export interface OutboxFile {
   filename: string;
   data: Buffer;
+}
+
+/** A declared file the host refused; `filename` is `null` when the directory itself was refused. */
+export interface OutboxRefusal {
+  filename: string | null;
+  violation: ContainerViolation;
+}
+
+/** Everything one read of `outbox/<messageId>/` found. */
+export interface OutboxRead {
+  /** `undefined` when the message has no acceptable outbox directory (missing or refused). */
+  files: OutboxFile[] | undefined;
+  /** Refused names (and a refused directory, as `filename: null`), in the order met. */
+  refused: OutboxRefusal[];
 }
 
 type GuardedDir = Extract<DirState, { kind: 'dir' }>;
@@ -39,61 +62,116 @@ function shown(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value;
 }
 
-/** The guarded `outbox/<messageId>`, or `undefined` when it is missing or refused (with a warning). */
-function messageOutboxDir(sessionDir: string, messageId: string, warn: WarnFn): GuardedDir | undefined {
+/** The guarded `outbox/<messageId>`, or the state that stopped it. */
+function messageOutboxDir(sessionDir: string, messageId: string): DirState {
   const outbox = inspectDir(sessionDir, OUTBOX_DIR);
-  const dir = outbox.kind === 'dir' ? inspectDir(outbox.path, messageId) : outbox;
-  if (dir.kind === 'missing') return undefined;
-  if (dir.kind === 'refused') {
-    warn({ messageId, path: dir.path, reason: dir.reason }, 'outbox refused: directory is unsafe');
-    return undefined;
-  }
-  return dir;
+  return outbox.kind === 'dir' ? inspectDir(outbox.path, messageId) : outbox;
 }
 
-function fileProblem(stats: Stats, path: string, dir: GuardedDir, filename: string): string | undefined {
-  if (stats.isSymbolicLink()) return 'is a symlink';
-  if (!stats.isFile()) return 'is not a regular file';
-  if (realpathSync(path) !== join(dir.real, filename)) return 'resolves outside the message outbox directory';
+function fileProblem(stats: Stats, path: string, dir: GuardedDir, filename: string): ContainerViolation | undefined {
+  const problem = entryViolation(stats, path, 'file', filename);
+  if (problem !== undefined) return problem;
+  if (realpathSync(path) !== join(dir.real, filename)) {
+    return violation('swapped', path, `${filename} resolves outside the message outbox directory`);
+  }
   return undefined;
 }
 
 /**
- * Reads a file without following a symlink at its last component, insisting on a regular file.
- * O_NONBLOCK keeps a FIFO swapped in after the `lstat` from blocking the host forever.
+ * Reads a file without following a symlink at its last component, insisting that the descriptor
+ * is the inode `checked` described, still a regular file with one link. O_NONBLOCK keeps a FIFO
+ * swapped in after the `lstat` from blocking the host forever.
  */
-function readNoFollow(path: string): Buffer {
+function readNoFollow(path: string, filename: string, checked: Stats): Buffer | ContainerViolation {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   try {
-    if (!fstatSync(fd).isFile()) throw new Error('is not a regular file');
+    const opened = fstatSync(fd);
+    if (opened.dev !== checked.dev || opened.ino !== checked.ino) {
+      return violation('swapped', path, `${filename} was swapped between the check and the open`);
+    }
+    const problem = entryViolation(opened, path, 'file', filename);
+    if (problem !== undefined) return problem;
     return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-function readGuardedFile(dir: GuardedDir, filename: string, messageId: string, warn: WarnFn): Buffer | undefined {
+function readGuardedFile(dir: GuardedDir, filename: string): Buffer | ContainerViolation | undefined {
   const path = join(dir.path, filename);
   try {
     const stats = lstatOrUndefined(path);
     if (stats === undefined) return undefined; // missing files are skipped (FORMAT.md)
-    const problem = fileProblem(stats, path, dir, filename);
-    if (problem === undefined) return readNoFollow(path);
-    warn({ messageId, filename, reason: problem }, 'outbox file refused');
+    return fileProblem(stats, path, dir, filename) ?? readNoFollow(path, filename, stats);
   } catch (error) {
-    // ENOENT: removed between lstat and open, which counts as missing; anything else is a refusal.
-    if (errnoCode(error) !== 'ENOENT') {
-      warn({ messageId, filename, reason: describeError(error) }, 'outbox file refused');
-    }
+    // ENOENT: removed between lstat and open, which counts as missing. ELOOP: swapped for a link.
+    const code = errnoCode(error);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') return violation('symlink', path, `${filename} became a symlink during the read`);
+    return violation('not-regular', path, `${filename} could not be read: ${describeError(error)}`);
   }
-  return undefined;
 }
 
 /**
  * Reads the files an outbound message declared from `outbox/<messageId>/`, in the order given
- * (duplicates once). Missing, unsafe or refused files are skipped; refusals are warned about.
- * Returns `undefined` when the message has no (acceptable) outbox directory.
- * Throws `INVALID_ID` for an unsafe message id.
+ * (duplicates once), and reports every refusal with its violation. Missing files are skipped.
+ * Throws `INVALID_ID` for an unsafe message id; nothing else.
+ *
+ * @example readOutbox(sessionDir, 'out-1', ['chart.png', 'leak']) // { files: [chart.png], refused: [{ filename: 'leak', violation: { kind: 'hardlink', … } }] }
+ */
+export function readOutbox(
+  sessionDir: string,
+  messageId: string,
+  filenames: readonly unknown[],
+  warn: WarnFn = silent,
+): OutboxRead {
+  const id = assertSafeSegment(messageId, 'messageId');
+  const refused: OutboxRefusal[] = [];
+  const dir = messageOutboxDir(sessionDir, id);
+  if (dir.kind === 'missing') return { files: undefined, refused };
+  if (dir.kind === 'refused') {
+    warn({ messageId: id, path: dir.path, reason: dir.reason }, 'outbox refused: directory is unsafe');
+    const v =
+      dirViolation(dir, 'outbox directory') ?? violation('not-regular', dir.path, `outbox directory ${dir.reason}`);
+    refused.push({ filename: null, violation: v });
+    return { files: undefined, refused };
+  }
+  const files: OutboxFile[] = [];
+  for (const filename of new Set(filenames)) {
+    if (!isSafeSegment(filename)) {
+      warn({ messageId: id, filename: shown(filename) }, 'outbox file skipped: unsafe filename');
+      const name = typeof filename === 'string' ? filename.slice(0, 200) : shown(filename);
+      refused.push({
+        filename: name,
+        violation: violation('unsafe-name', join(dir.path, '?'), `unsafe filename ${shown(filename)}`),
+      });
+      continue;
+    }
+    const result = readGuardedFile(dir, filename);
+    if (result === undefined) continue;
+    if (Buffer.isBuffer(result)) {
+      files.push({ filename, data: result });
+      continue;
+    }
+    warn(
+      { messageId: id, filename, reason: reasonOf(result, filename), violation: result.kind },
+      'outbox file refused',
+    );
+    refused.push({ filename, violation: result });
+  }
+  return { files, refused };
+}
+
+/** The short reason of a file violation ("is a symlink"), as the warnings have always said it. */
+function reasonOf(v: ContainerViolation, filename: string): string {
+  return v.detail.startsWith(`${filename} `) ? v.detail.slice(filename.length + 1) : v.detail;
+}
+
+/**
+ * Reads the files an outbound message declared from `outbox/<messageId>/`, in the order given
+ * (duplicates once). Missing, unsafe or refused files are skipped; refusals are warned about and
+ * handed to `onRefused` with their violation. Returns `undefined` when the message has no
+ * (acceptable) outbox directory. Throws `INVALID_ID` for an unsafe message id.
  *
  * @example readOutboxFiles(sessionDir, 'out-1', ['chart.png']) // [{ filename: 'chart.png', data: <Buffer> }]
  */
@@ -102,19 +180,10 @@ export function readOutboxFiles(
   messageId: string,
   filenames: readonly unknown[],
   warn: WarnFn = silent,
+  onRefused?: (refusal: OutboxRefusal) => void,
 ): OutboxFile[] | undefined {
-  const id = assertSafeSegment(messageId, 'messageId');
-  const dir = messageOutboxDir(sessionDir, id, warn);
-  if (dir === undefined) return undefined;
-  const files: OutboxFile[] = [];
-  for (const filename of new Set(filenames)) {
-    if (!isSafeSegment(filename)) {
-      warn({ messageId: id, filename: shown(filename) }, 'outbox file skipped: unsafe filename');
-      continue;
-    }
-    const data = readGuardedFile(dir, filename, id, warn);
-    if (data !== undefined) files.push({ filename, data });
-  }
+  const { files, refused } = readOutbox(sessionDir, messageId, filenames, warn);
+  if (onRefused !== undefined) for (const refusal of refused) onRefused(refusal);
   return files;
 }
 
@@ -125,16 +194,8 @@ function removeOutboxEntry(outboxPath: string, messageId: string, warn: WarnFn):
   if (stats.isSymbolicLink() || !stats.isDirectory()) {
     // A link or stray file planted at outbox/<id>: remove that entry itself, never what it points to.
     warn({ messageId, path: target }, 'outbox entry is not a directory; removing only the entry');
-    unlinkSync(target);
-    return;
   }
-  const dir = inspectDir(outboxPath, messageId);
-  if (dir.kind !== 'dir') {
-    warn({ messageId, path: target, reason: dir.kind === 'refused' ? dir.reason : 'missing' }, 'outbox not cleared');
-    return;
-  }
-  // rmSync unlinks symlinks it meets (the top path included) rather than descending into them.
-  rmSync(dir.path, { recursive: true, force: true });
+  removeEntry(target);
 }
 
 /**

@@ -36,7 +36,7 @@ import { lstatOrUndefined, errnoCode } from './fs-errors.js';
 
 /** Open directory descriptors one removal may hold; deeper levels are hoisted to the top. */
 export const MAX_HELD_DIRS = 32;
-/** Times one directory is re-listed before the removal gives up on a live adversary. */
+/** Times one directory is re-listed (plus one per hoisted subtree at the top) before the removal gives up. */
 const MAX_ROUNDS = 64;
 /** Attempts at the top-level entry when it keeps changing type under us. */
 const MAX_ATTEMPTS = 4;
@@ -96,25 +96,33 @@ function ignoring(codes: readonly string[], fn: () => void): boolean {
   }
 }
 
+/** Test hook: runs with a directory's path (by name) right after it was opened, before it is emptied. */
+export interface RemoveOptions {
+  afterOpenDir?: (path: string) => void;
+}
+
 interface Walk {
   /** `/proc/self/fd/<fd>` of the top directory, where too-deep directories are hoisted. */
   top: string;
   dev: number;
   hoisted: number;
+  options: RemoveOptions;
 }
 
-/** Empties the directory open as `fd` (reached as `/proc/self/fd/<fd>`). */
-function emptyAnchored(fd: number, walk: Walk, depth: number): void {
+/** Empties the directory open as `fd` (reached as `/proc/self/fd/<fd>`; `named` for the hook). */
+function emptyAnchored(fd: number, named: string, walk: Walk, depth: number): void {
+  walk.options.afterOpenDir?.(named);
   const base = `/proc/self/fd/${fd}`;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  // Hoisting is progress: each subtree moved to the top earns the top one more round.
+  for (let round = 0; round < MAX_ROUNDS + (depth === 1 ? walk.hoisted : 0); round++) {
     const names = readdirSync(base);
     if (names.length === 0) return;
-    for (const name of names) removeChild(base, name, walk, depth);
+    for (const name of names) removeChild(base, name, `${named}/${name}`, walk, depth);
   }
   throw new Error(`gave up emptying a directory that keeps being refilled (${MAX_ROUNDS} rounds)`);
 }
 
-function removeChild(base: string, name: string, walk: Walk, depth: number): void {
+function removeChild(base: string, name: string, named: string, walk: Walk, depth: number): void {
   const path = `${base}/${name}`;
   const stats = lstatOrUndefined(path);
   if (stats === undefined) return;
@@ -130,7 +138,7 @@ function removeChild(base: string, name: string, walk: Walk, depth: number): voi
   if (child === undefined) return;
   try {
     if (fstatSync(child).dev !== walk.dev) throw new Error(`refusing to cross into another file system at ${name}`);
-    emptyAnchored(child, walk, depth + 1);
+    emptyAnchored(child, named, walk, depth + 1);
   } finally {
     closeQuietly(child);
   }
@@ -138,7 +146,7 @@ function removeChild(base: string, name: string, walk: Walk, depth: number): voi
   ignoring(['ENOENT', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'], () => rmdirSync(path));
 }
 
-function removeDirectory(path: string, stats: Stats): void {
+function removeDirectory(path: string, stats: Stats, options: RemoveOptions): void {
   if (!canAnchor()) {
     rmSync(path, { recursive: true, force: true });
     return;
@@ -148,7 +156,7 @@ function removeDirectory(path: string, stats: Stats): void {
   try {
     const opened = fstatSync(fd);
     if (opened.dev !== stats.dev) throw new Error(`refusing to cross into another file system at ${path}`);
-    emptyAnchored(fd, { top: `/proc/self/fd/${fd}`, dev: opened.dev, hoisted: 0 }, 1);
+    emptyAnchored(fd, path, { top: `/proc/self/fd/${fd}`, dev: opened.dev, hoisted: 0, options }, 1);
   } finally {
     closeQuietly(fd);
   }
@@ -160,11 +168,11 @@ function removeDirectory(path: string, stats: Stats): void {
  * file-system error when it cannot (permissions, another file system inside, an entry that keeps
  * changing).
  */
-export function removeEntry(path: string): void {
+export function removeEntry(path: string, options: RemoveOptions = {}): void {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const stats = lstatOrUndefined(path);
     if (stats === undefined) return;
-    if (stats.isDirectory()) removeDirectory(path, stats);
+    if (stats.isDirectory()) removeDirectory(path, stats, options);
     // EISDIR/EPERM: a directory replaced the entry since the lstat; the next attempt empties it.
     else ignoring(['ENOENT', 'EISDIR', 'EPERM'], () => unlinkSync(path));
   }

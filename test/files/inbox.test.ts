@@ -11,6 +11,7 @@ import {
   planAttachments,
   removeInboxFiles,
 } from '../../src/files/inbox.js';
+import { inboxDirName } from '../../src/files/message-id.js';
 import type { ExtractInput } from '../../src/files/inbox.js';
 import { ADVERSARIAL_SEGMENTS, recordingWarn, useTempDirs } from '../fixtures/files/temp-dirs.js';
 
@@ -185,17 +186,46 @@ describe('extractAttachments: content stored unchanged', () => {
   });
 });
 
-describe('extractAttachments: defence 1, safe segments', () => {
-  it.each(ADVERSARIAL_SEGMENTS.map((id) => [id]))(
+describe('extractAttachments: defence 1, message ids and safe segments', () => {
+  const INVALID_IDS: unknown[] = ['', 'a\0b', '\0', 'x'.repeat(1025), 42, null, undefined, {}];
+
+  it.each(INVALID_IDS.map((id) => [id]))(
     'refuses the message id %j with INVALID_ID before touching disk',
     (messageId) => {
       const f = fixture();
-      expect(thrown(() => extract(f, { messageId }))?.code).toBe('INVALID_ID');
-      expect(thrown(() => extract(f, { messageId, content: 'not json' }))?.code).toBe('INVALID_ID');
+      expect(thrown(() => extract(f, { messageId: messageId as string }))?.code).toBe('INVALID_ID');
+      expect(thrown(() => extract(f, { messageId: messageId as string, content: 'not json' }))?.code).toBe(
+        'INVALID_ID',
+      );
       expect(existsSync(join(f.sessionDir, 'inbox'))).toBe(false);
       expect(readdirSync(f.outside)).toEqual([]);
     },
   );
+
+  it.each(ADVERSARIAL_SEGMENTS.filter((id) => id !== '' && !id.includes('\0')).map((id) => [id]))(
+    'stores attachments of the id %j, which is no path segment, under a derived folder',
+    (messageId) => {
+      const f = fixture();
+      const dir = inboxDirName(messageId);
+      expect(dir).toMatch(/^m-[0-9a-f]{32}$/);
+      const result = extract(f, { messageId });
+      expect(result.files).toEqual(['a.txt']);
+      expect(result.parsed.attachments[0]).toEqual({ name: 'a.txt', localPath: `inbox/${dir}/a.txt` });
+      expect(readFileSync(join(f.sessionDir, 'inbox', dir, 'a.txt'), 'utf8')).toBe('hello');
+      expect(readdirSync(join(f.sessionDir, 'inbox'))).toEqual([dir]);
+      expect(readdirSync(f.outside)).toEqual([]);
+      expect(readdirSync(f.root).sort()).toEqual(['outside', 'v2-sessions']);
+    },
+  );
+
+  it('stores a Google Chat message id and rolls its files back by the same id', () => {
+    const f = fixture();
+    const messageId = 'spaces/AAA/messages/BBB.CCC';
+    const result = extract(f, { messageId });
+    expect(result.parsed.attachments[0]?.localPath).toBe(`inbox/${inboxDirName(messageId)}/a.txt`);
+    removeInboxFiles(f.sessionDir, messageId, result.files);
+    expect(readdirSync(join(f.sessionDir, 'inbox'))).toEqual([]);
+  });
 
   it.each(ADVERSARIAL_SEGMENTS.map((name) => [name]))(
     'replaces the unsafe attachment name %j by a generated one',
@@ -213,6 +243,9 @@ describe('extractAttachments: defence 1, safe segments', () => {
 });
 
 describe('extractAttachments: defences 2 and 3, the inbox directories', () => {
+  /** Keeps an existing inbox/<id> instead of replacing it: the directory checks decide. */
+  const keep = { replaceStale: false };
+
   function expectRefused(result: ReturnType<typeof extract>, f: Fixture) {
     expect(result.files).toEqual([]);
     expect(result.parsed.attachments[0]).toEqual({ name: 'a.txt', error: 'not_saved' });
@@ -221,25 +254,56 @@ describe('extractAttachments: defences 2 and 3, the inbox directories', () => {
     expect(readdirSync(f.outside)).toEqual([]);
   }
 
+  it('replaces a symlink planted at inbox/<id> by a fresh directory, removing only the link', () => {
+    const f = fixture();
+    mkdirSync(join(f.sessionDir, 'inbox'));
+    writeFileSync(join(f.outside, 'a.txt'), 'outside');
+    symlinkSync(f.outside, join(f.sessionDir, 'inbox', 'msg-1'));
+    const seen: unknown[] = [];
+    const result = extract(f, { onViolation: (v) => seen.push(v) });
+    expect(result.files).toEqual(['a.txt']);
+    expect(readFileSync(join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'), 'utf8')).toBe('hello');
+    expect(readdirSync(f.outside)).toEqual(['a.txt']);
+    expect(readFileSync(join(f.outside, 'a.txt'), 'utf8')).toBe('outside');
+    expect(seen).toEqual([expect.objectContaining({ kind: 'symlink' })]);
+  });
+
+  it('replaces a regular file planted at inbox/<id> by a fresh directory', () => {
+    const f = fixture();
+    mkdirSync(join(f.sessionDir, 'inbox'));
+    writeFileSync(join(f.sessionDir, 'inbox', 'msg-1'), 'not a dir');
+    expect(extract(f).files).toEqual(['a.txt']);
+    expect(readFileSync(join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'), 'utf8')).toBe('hello');
+  });
+
+  it('reports a symlinked inbox/ dir as a violation', () => {
+    const f = fixture();
+    symlinkSync(f.outside, join(f.sessionDir, 'inbox'));
+    const seen: unknown[] = [];
+    extract(f, { onViolation: (v) => seen.push(v) });
+    expect(seen).toEqual([expect.objectContaining({ kind: 'symlink', path: join(f.sessionDir, 'inbox') })]);
+    expect(readdirSync(f.outside)).toEqual([]);
+  });
+
   it('refuses a symlink planted at inbox/<id> pointing outside', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox'));
     symlinkSync(f.outside, join(f.sessionDir, 'inbox', 'msg-1'));
-    expectRefused(extract(f), f);
+    expectRefused(extract(f, keep), f);
   });
 
   it('refuses a dangling symlink planted at inbox/<id>', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox'));
     symlinkSync(join(f.outside, 'new-dir'), join(f.sessionDir, 'inbox', 'msg-1'));
-    expectRefused(extract(f), f);
+    expectRefused(extract(f, keep), f);
   });
 
   it('refuses a symlink at inbox/<id> even when it points inside inbox/', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox', 'other'), { recursive: true });
     symlinkSync(join(f.sessionDir, 'inbox', 'other'), join(f.sessionDir, 'inbox', 'msg-1'));
-    expectRefused(extract(f), f);
+    expectRefused(extract(f, keep), f);
     expect(readdirSync(join(f.sessionDir, 'inbox', 'other'))).toEqual([]);
   });
 
@@ -247,7 +311,7 @@ describe('extractAttachments: defences 2 and 3, the inbox directories', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox'));
     writeFileSync(join(f.sessionDir, 'inbox', 'msg-1'), 'not a dir');
-    expectRefused(extract(f), f);
+    expectRefused(extract(f, keep), f);
     expect(readFileSync(join(f.sessionDir, 'inbox', 'msg-1'), 'utf8')).toBe('not a dir');
   });
 
@@ -287,7 +351,7 @@ describe('extractAttachments: defence 4, exclusive create', () => {
     writeFileSync(victim, 'original');
     mkdirSync(join(f.sessionDir, 'inbox', 'msg-1'), { recursive: true });
     symlinkSync(victim, join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'));
-    const result = extract(f);
+    const result = extract(f, { replaceStale: false });
     expect(readFileSync(victim, 'utf8')).toBe('original');
     expect(result.files).toEqual([]);
     expect(result.parsed.attachments[0]).toEqual({ name: 'a.txt', error: 'not_saved' });
@@ -298,7 +362,7 @@ describe('extractAttachments: defence 4, exclusive create', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox', 'msg-1'), { recursive: true });
     symlinkSync(join(f.outside, 'created.txt'), join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'));
-    extract(f);
+    extract(f, { replaceStale: false });
     expect(readdirSync(f.outside)).toEqual([]);
   });
 
@@ -307,6 +371,7 @@ describe('extractAttachments: defence 4, exclusive create', () => {
     mkdirSync(join(f.sessionDir, 'inbox', 'msg-1'), { recursive: true });
     writeFileSync(join(f.sessionDir, 'inbox', 'msg-1', 'a.txt'), 'old');
     const result = extract(f, {
+      replaceStale: false,
       content: contentWith([
         { name: 'a.txt', data: b64('new') },
         { name: 'b.txt', data: b64('b') },
@@ -449,7 +514,7 @@ describe('removeInboxFiles', () => {
     const f = fixture();
     mkdirSync(join(f.sessionDir, 'inbox', 'msg-1'), { recursive: true });
     writeFileSync(join(f.sessionDir, 'inbox', 'msg-1', 'earlier'), 'keep');
-    const { files } = extract(f);
+    const { files } = extract(f, { replaceStale: false });
     removeInboxFiles(f.sessionDir, 'msg-1', files);
     expect(readdirSync(join(f.sessionDir, 'inbox', 'msg-1'))).toEqual(['earlier']);
   });
@@ -467,12 +532,12 @@ describe('removeInboxFiles', () => {
     expect(calls[0]?.message).toMatch(/directory is unsafe/);
   });
 
-  it('skips unsafe ids and filenames without throwing', () => {
+  it('skips invalid ids and unsafe filenames without throwing', () => {
     const f = fixture();
     extract(f);
     writeFileSync(join(f.sessionDir, 'inbox', 'secret'), 's');
     const { warn, calls } = recordingWarn();
-    removeInboxFiles(f.sessionDir, '..', ['x'], warn);
+    removeInboxFiles(f.sessionDir, 'a\0b', ['x'], warn);
     removeInboxFiles(f.sessionDir, 'msg-1', ['../secret', '..', ''], warn);
     expect(readFileSync(join(f.sessionDir, 'inbox', 'secret'), 'utf8')).toBe('s');
     expect(calls).toHaveLength(4);

@@ -117,7 +117,7 @@ describe('readOutboxFiles', () => {
     mkdirSync(join(f.messageDir, 'sub'));
     const { names, warnings } = read(f, ['sub']);
     expect(names).toEqual([]);
-    expect(warnings[0]?.details.reason).toBe('is not a regular file');
+    expect(warnings[0]?.details.reason).toBe('is not a regular file (directory)');
   });
 
   it('skips a FIFO declared as a file (and does not block on it)', () => {
@@ -125,7 +125,7 @@ describe('readOutboxFiles', () => {
     execFileSync('mkfifo', [join(f.messageDir, 'pipe')]);
     const { names, warnings } = read(f, ['pipe', 'a.txt']);
     expect(names).toEqual(['a.txt']);
-    expect(warnings[0]?.details.reason).toBe('is not a regular file');
+    expect(warnings[0]?.details.reason).toBe('is not a regular file (FIFO)');
   });
 
   it('refuses a symlinked outbox/<id> dir, so no file is reached through a symlinked parent', () => {
