@@ -1,7 +1,9 @@
 /**
  * `session-actors replay FILE`: replays an event log and prints its timeline, the transitions and
  * the digest; exit 0 when the replay matches the recorded run, 1 when it diverges, 2 when the
- * file is not a replayable log (test/cli/replay.test.ts).
+ * file is not a replayable log (test/cli/replay.test.ts). With `--machine PATH`, the what-if
+ * report of the session machine that module exports follows, and a session that departs from the
+ * recorded behaviour also exits 1 (test/eventlog/what-if-cli.test.ts).
  *
  * Without `--data` the replay runs in a temporary directory that is removed afterwards.
  */
@@ -9,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogHeader } from '../../eventlog/format.js';
+import { loadMachine } from '../../eventlog/load-machine.js';
 import { replayLog, type ReplayResult } from '../../eventlog/replay.js';
 import {
   describeRecord,
@@ -17,6 +20,7 @@ import {
   summarizeTransitions,
   type DescribeContext,
 } from '../../eventlog/timeline.js';
+import { formatWhatIf } from '../../eventlog/what-if.js';
 import { defineCommand, UsageError } from '../command.js';
 import type { CliIO } from '../io.js';
 import { readLogHeader } from '../log-header.js';
@@ -73,16 +77,27 @@ export const replay = defineCommand({
   options: {
     data: { type: 'string', value: 'DIR', description: 'replay into this empty directory and keep it' },
     verbose: { type: 'boolean', short: 'v', description: 'also show routine records (turns, timers, quiet polls)' },
+    machine: {
+      type: 'string',
+      value: 'PATH',
+      description: 'what-if: also run the session machine this module exports; exit 1 if a session departs',
+    },
   },
   async run({ values, positionals }, { io, style }) {
     const file = positionals[0]!;
     const header = readLogHeader(file);
     if (typeof header === 'string') throw new UsageError(header);
+    const machine =
+      values.machine === undefined
+        ? undefined
+        : await loadMachine(values.machine).catch((error: Error) => {
+            throw new UsageError(error.message);
+          });
     const dir = values.data ?? mkdtempSync(join(tmpdir(), 'session-actors-replay-'));
     const bar = progressBar(io.stderr, 'replaying', 'records');
     let result: ReplayResult;
     try {
-      result = await replayLog(file, { dataDir: dir, onProgress: (done, total) => bar.update(done, total) });
+      result = await replayLog(file, { dataDir: dir, machine, onProgress: (done, total) => bar.update(done, total) });
     } catch (error) {
       throw new UsageError(`cannot replay ${file}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -113,6 +128,13 @@ export const replay = defineCommand({
     io.stdout.write(`recorded  ${recordedDigest ?? '(none: the log has no end record)'}\n`);
     if (values.data !== undefined) io.stdout.write(`data dir  ${resolve(values.data)}\n`);
     io.stdout.write('\n');
+    const departs = (result.whatIf?.departures.length ?? 0) > 0;
+    if (result.whatIf !== null) {
+      const [headline, ...details] = formatWhatIf(result.whatIf, values.machine!);
+      io.stdout.write(`${departs ? style.red(headline!) : style.green(headline!)}\n`);
+      for (const line of details) io.stdout.write(`${line}\n`);
+      io.stdout.write('\n');
+    }
     if (result.divergence === null) {
       io.stdout.write(
         style.green(
@@ -121,7 +143,7 @@ export const replay = defineCommand({
             : 'replay matches the recorded run',
         ) + '\n',
       );
-      return 0;
+      return departs ? 1 : 0;
     }
     const [headline, ...details] = formatDivergence(result.divergence, file, lineOf(file, result.divergence.line));
     io.stdout.write(`${style.red(headline!)}\n`);
