@@ -6,29 +6,32 @@
  * Invariants (guarded by test/eventlog/fixtures.test.ts, whose digests were taken from live runs):
  * 1. A scratch session folder has exactly what the registry would create: `inbox/`, `outbox/`,
  *    and both DBs built by the same schema functions (`ensureInboundSchema`,
- *    `ensureOutboundSchema`), so the registry finds it complete and leaves it as it is.
+ *    `ensureOutboundSchema`) — once per process, in memory, then written out as the file of each
+ *    new session — so the registry finds it complete and leaves it as it is.
  * 2. Only ids that are safe path segments ever become paths; anything else is left to the
  *    registry, which refuses it.
  */
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { SessionPaths } from '../files/paths.js';
 import { isSafeSegment } from '../files/segment.js';
 import { ensureInboundSchema, ensureOutboundSchema } from '../store/session-schema.js';
 import type { Db } from '../store/session-db.js';
 
-function createScratchDb(path: string, schema: (db: Db) => void): void {
-  const db = new Database(path);
+/** The bytes of a new database file holding `schema` (a rollback-journal file, as on disk). */
+function databaseImage(schema: (db: Db) => void): Buffer {
+  const db = new Database(':memory:');
   try {
-    db.pragma('journal_mode = DELETE');
-    db.pragma('synchronous = OFF');
     db.exec('BEGIN IMMEDIATE');
     schema(db);
     db.exec('COMMIT');
+    return db.serialize();
   } finally {
     db.close();
   }
 }
+
+let images: { inbound: Buffer; outbound: Buffer } | undefined;
 
 /**
  * Creates the folder of a session the log says was created, before the registry's resolution
@@ -38,10 +41,11 @@ export function createScratchSessionFolder(paths: SessionPaths, agentGroupId: un
   if (!isSafeSegment(agentGroupId) || !isSafeSegment(sessionId)) return;
   const inbound = paths.inboundDbPath(agentGroupId, sessionId);
   if (existsSync(inbound)) return;
+  images ??= { inbound: databaseImage(ensureInboundSchema), outbound: databaseImage(ensureOutboundSchema) };
   mkdirSync(paths.inboxDir(agentGroupId, sessionId), { recursive: true });
   mkdirSync(paths.outboxDir(agentGroupId, sessionId), { recursive: true });
-  createScratchDb(inbound, ensureInboundSchema);
-  createScratchDb(paths.outboundDbPath(agentGroupId, sessionId), ensureOutboundSchema);
+  writeFileSync(inbound, images.inbound, { flag: 'wx' });
+  writeFileSync(paths.outboundDbPath(agentGroupId, sessionId), images.outbound, { flag: 'wx' });
 }
 
 /** The one connection a replayed session's batches run on: no sync, journal in memory. */
