@@ -119,9 +119,28 @@ function hasProcFd(): boolean {
   return procFd;
 }
 
-/** Device and inode of every descriptor of this process whose path is `expected`. */
-function descriptorsOn(expected: string): { dev: number; ino: number }[] {
-  const found: { dev: number; ino: number }[] = [];
+interface Descriptor {
+  target: string;
+  dev: number;
+  ino: number;
+}
+
+/** What descriptor `fd` of this process is open on, or `undefined` when it is not open. */
+function descriptor(fd: number): Descriptor | undefined {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    const stats = fstatSync(fd);
+    return { target, dev: stats.dev, ino: stats.ino };
+  } catch (error) {
+    // EBADF/ENOENT: not open (or closed by another thread in between).
+    void error;
+    return undefined;
+  }
+}
+
+/** Every descriptor of this process whose path is `expected`. Costs one readlink per open descriptor. */
+function descriptorsOn(expected: string): Descriptor[] {
+  const found: Descriptor[] = [];
   for (const entry of readdirSync('/proc/self/fd')) {
     let target: string;
     try {
@@ -132,25 +151,49 @@ function descriptorsOn(expected: string): { dev: number; ino: number }[] {
       continue;
     }
     if (target !== expected) continue;
-    try {
-      const stats = fstatSync(Number(entry));
-      found.push({ dev: stats.dev, ino: stats.ino });
-    } catch (error) {
-      // EBADF: closed between readlink and fstat by another thread; not ours (ours is open).
-      void error;
-    }
+    const found1 = descriptor(Number(entry));
+    if (found1?.target === expected) found.push(found1);
   }
   return found;
 }
 
-/** Why the open handle is not the checked file, or `undefined` when it is. */
-function identityProblem(db: Db, path: string, expected: string, checked: Stats): string | undefined {
+/**
+ * The descriptor number the next `open(2)` of this thread will get: POSIX hands out the lowest free
+ * one, so unless another thread opens a file in between, it is the one SQLite's open will take.
+ */
+function predictNextFd(): number | undefined {
+  if (!hasProcFd()) return undefined;
+  try {
+    const fd = openSync('/dev/null', 'r');
+    closeSync(fd);
+    return fd;
+  } catch (error) {
+    // No /dev/null: the full scan decides alone.
+    void error;
+    return undefined;
+  }
+}
+
+/**
+ * Why the open handle is not the checked file, or `undefined` when it is. On Linux, the descriptor
+ * SQLite most likely took (`predicted`) settles it at once when it is open on the checked path;
+ * otherwise every descriptor open on that path is examined. Either way the inode found at the
+ * path must be the checked one.
+ */
+function identityProblem(
+  db: Db,
+  path: string,
+  expected: string,
+  checked: Stats,
+  predicted: number | undefined,
+): string | undefined {
   const main = (db.pragma('database_list') as { name: string; file: string }[]).find((d) => d.name === 'main');
   if (main?.file !== expected)
     return `SQLite opened ${JSON.stringify(main?.file ?? '')}, not ${JSON.stringify(expected)}`;
   const same = (s: { dev: number; ino: number }) => s.dev === checked.dev && s.ino === checked.ino;
   if (hasProcFd()) {
-    const open = descriptorsOn(expected);
+    const likely = predicted === undefined ? undefined : descriptor(predicted);
+    const open = likely?.target === expected ? [likely] : descriptorsOn(expected);
     if (open.length === 0) return 'no descriptor of this process is open on the checked path';
     if (!open.every(same)) return 'the descriptor open on the path is not the inode that was checked';
     return undefined;
@@ -178,6 +221,7 @@ export function openVerified(path: string, options: VerifiedOpenOptions): Db {
   const problem = entryViolation(checked, path, 'file', name);
   if (problem !== undefined) refuse(problem);
   guardSideFiles(path, options);
+  const predicted = predictNextFd();
   options.betweenCheckAndOpen?.(path);
 
   let db: Db;
@@ -195,7 +239,7 @@ export function openVerified(path: string, options: VerifiedOpenOptions): Db {
   }
   let mismatch: string | undefined;
   try {
-    mismatch = identityProblem(db, path, expected, checked);
+    mismatch = identityProblem(db, path, expected, checked, predicted);
   } catch (error) {
     db.close();
     throw new RuntimeError('STORAGE', `cannot verify ${path}: ${describeError(error)}`, { cause: error });

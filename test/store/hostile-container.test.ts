@@ -6,10 +6,12 @@
  */
 import Database from 'better-sqlite3';
 import {
+  closeSync,
   existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -282,6 +284,37 @@ describe('the check-then-open race', () => {
       () => readOutbound(s.outbound, (db) => db.prepare('SELECT 1').get(), { betweenCheckAndOpen: swap }),
       'swapped',
     );
+  });
+
+  it('is not confused by a descriptor another thread opens during the open', () => {
+    let held: number | undefined;
+    // Takes the descriptor number SQLite would have got, as a file opened by another thread would.
+    const other = () => {
+      held = openSync(join(outside, 'unrelated'), 'w');
+    };
+    try {
+      expect(readInbound(s.inbound, (db) => listMessagesIn(db), { betweenCheckAndOpen: other })).toEqual([]);
+    } finally {
+      if (held !== undefined) closeSync(held);
+    }
+  });
+
+  it('refuses a swap even while another descriptor of this process holds the checked file', () => {
+    const foreign = join(s.dir, 'planted.db');
+    createSessionDbs(join(s.dir, 'planted-in.db'), foreign);
+    let held: number | undefined;
+    const swap = (path: string) => {
+      held = openSync(path, 'r');
+      renameSync(foreign, path);
+    };
+    try {
+      expectViolation(
+        () => readInbound(s.inbound, (db) => listMessagesIn(db), { betweenCheckAndOpen: swap }),
+        'swapped',
+      );
+    } finally {
+      if (held !== undefined) closeSync(held);
+    }
   });
 
   it('openVerified returns a handle on the checked file when nothing moved', () => {
