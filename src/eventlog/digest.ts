@@ -26,9 +26,10 @@ const INBOUND_TABLES: [table: string, orderBy: string][] = [
 ];
 
 /**
- * Hashes each row as `JSON.stringify` of its `[column, value]` pairs sorted by column name,
- * built from the raw row with the sort done once per table (the bytes are those of
- * `JSON.stringify(Object.keys(row).sort().map((k) => [k, row[k]]))`). Rows are hashed in chunks.
+ * Hashes each row as `JSON.stringify` of its `[column, value]` pairs sorted by column name: the
+ * pairs are built once per table, in that order, and refilled from each raw row, so a row costs
+ * one `JSON.stringify` (the bytes are those of `JSON.stringify(Object.keys(row).sort().map((k) =>
+ * [k, row[k]]))`). Rows are hashed in chunks.
  */
 function hashTables(
   hash: ReturnType<typeof createHash>,
@@ -45,11 +46,11 @@ function hashTables(
       const select = db.prepare(`SELECT * FROM ${table} ORDER BY ${orderBy}`).raw(true);
       const names = select.columns().map((c) => c.name);
       const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
-      const keys = order.map((i, j) => `${j === 0 ? '[' : ','}[${JSON.stringify(names[i])},`);
+      const pairs: [string, unknown][] = order.map((i) => [names[i]!, null]);
       let chunk = '';
-      for (const row of select.iterate() as IterableIterator<unknown[]>) {
-        for (let j = 0; j < order.length; j++) chunk += `${keys[j]}${JSON.stringify(row[order[j]!])}]`;
-        chunk += order.length === 0 ? '[]\n' : ']\n';
+      for (const row of select.all() as unknown[][]) {
+        for (let j = 0; j < order.length; j++) pairs[j]![1] = row[order[j]!];
+        chunk += `${JSON.stringify(pairs)}\n`;
         if (chunk.length > 65536) {
           hash.update(chunk);
           chunk = '';
