@@ -3,7 +3,7 @@
  * signal and removes it before a wake (FORMAT.md "Data directory"). The container owns the session
  * folder, so what sits at that path may be anything.
  *
- * Invariants (guarded by test/files/heartbeat.test.ts):
+ * Invariants (guarded by test/files/hostile-container.test.ts, ".heartbeat"):
  * 1. `readHeartbeatMtime` reads the entry itself (`lstat`), never a link's target: a missing file
  *    is `null`; a symlink, a file with several hard links, a directory, a FIFO or anything else
  *    that is not a regular file throws the `STORAGE` violation ("refuses a symlink ...").

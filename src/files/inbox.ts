@@ -16,11 +16,13 @@
  * 3. `inbox/<dir>`: the caller vouches that no committed row holds the message, so an existing
  *    entry there is a crash leftover (or a plant) and is replaced (`replaceStale`, the default):
  *    removed without following links (a symlink loses only the link) and created afresh
- *    ("replaces a stale inbox/<dir> left by a crash ...", test/files/hostile-container.test.ts).
- *    An entry that only answers to the name on a file system folding case or Unicode
- *    normalization belongs to another message and refuses the attachments instead ("never
- *    replaces the folder of an id that differs only in case"). With `replaceStale: false` an
- *    existing `inbox/<dir>` must pass the same checks as `inbox/` or the attachments are refused.
+ *    (test/files/hostile-container.test.ts, "replaces a stale inbox folder of ...: the re-sent
+ *    attachment is saved with its new bytes"). An entry that only answers to the name on a file
+ *    system folding case or Unicode normalization belongs to another message and refuses the
+ *    attachments instead ("never replaces the folder of an id that differs only in case", which
+ *    runs only where the temp file system folds case). With `replaceStale: false` an existing
+ *    `inbox/<dir>` must pass the same checks as `inbox/` or the attachments are refused
+ *    ("refuses a symlink planted at inbox/<id> pointing outside").
  * 4. Files are created with `wx` (O_CREAT|O_EXCL): a planted symlink is never followed and an
  *    existing file never overwritten ("does not follow a symlink planted at the target file",
  *    "never overwrites an existing file").

@@ -11,7 +11,7 @@
  *    is kept with its rows.
  * 3. The rebuilt file gets the schema and a persisted seq floor (`host_seq_floor`) equal to the
  *    highest seq in `outbound.db` or `messages_in`, so the host's next inbound seq continues above
- *    both ("… next seq is 42 after 41"). Container seqs that are not integers in 1..2^52 are ignored.
+ *    both ("repairInbound recreates it with the next seq above every seq of outbound.db (42 after 41)"). Container seqs that are not integers in 1..2^52 are ignored.
  */
 import { basename } from 'node:path';
 import { entryViolation, violationOf, type ContainerViolation } from '../files/container-violation.js';

@@ -6,18 +6,22 @@
  * 1. Before the open, `lstat` must show a regular file with one link: a symlink, a hard link, a
  *    directory, a FIFO or a socket is refused with `STORAGE` and the violation `symlink`,
  *    `hardlink` or `not-regular`, and a missing file with `missing` (unless `create`), before
- *    SQLite touches it ("refuses a symlink planted at inbound.db ...", "... a FIFO ...").
- * 2. After the open, SQLite's own name for the file (`PRAGMA database_list`, which resolves links)
- *    must be the checked path, and on Linux every descriptor of this process open on that path
- *    (`/proc/self/fd`) must be the checked device and inode; elsewhere the path is `lstat`ed again
- *    and compared. A mismatch closes the handle and refuses with `swapped` before any statement
- *    runs ("refuses when the file is swapped for a symlink between the check and the open").
- *    Matching on path and inode, not on "the one new descriptor", keeps the check sound while
- *    other threads open files.
+ *    SQLite touches it ("withInbound refuses a symlink to another session's inbound.db ...",
+ *    "... refuses a FIFO at inbound.db without blocking on it").
+ * 2. After the open and before any statement, SQLite's own name for the file (`PRAGMA
+ *    database_list`, which resolves links) must be the checked path, and the inode open on that
+ *    path must be the checked one, or the handle is closed and the open refused with `swapped`
+ *    ("refuses when inbound.db is swapped for a symlink between the check and the open",
+ *    "... replaced by another regular file ..."). On Linux the descriptor is read from
+ *    `/proc/self/fd`: first the one SQLite most likely took (the lowest free number, taken just
+ *    before the open), and when that one is on another path (another thread opened a file in
+ *    between), every descriptor open on the path, each of which must be the checked inode
+ *    ("is not confused by a descriptor another thread opens during the open"). So the check costs
+ *    the same however many descriptors the process holds. Elsewhere the path is `lstat`ed again.
  * 3. Side files (`-journal`, `-wal`, `-shm`) that are links or not regular files are removed (the
  *    entry only, never a target) and reported when the host owns the open (`sideFiles: 'remove'`),
- *    and refuse the open with `journal` otherwise ("removes a symlinked inbound journal ...",
- *    "refuses to read outbound.db next to a symlinked journal").
+ *    and refuse the open with `journal` otherwise ("withInbound removes a symlinked journal (the
+ *    link only) ...", "readOutbound refuses to read next to a symlinked -journal ...").
  * 4. A file created here is created exclusively (O_CREAT|O_EXCL), never through a planted link.
  *
  * Residual windows (the kernel cannot close them without `openat` for SQLite's own opens):
@@ -25,8 +29,11 @@
  *   opened O_NOFOLLOW by SQLite (a symlink fails the transaction), but a hard link planted in that
  *   window would receive the journal.
  * - A FIFO renamed onto the path between the `lstat` and SQLite's `open(2)` makes a read-only open
- *   wait for a writer (open(2) of a FIFO for reading blocks). A read-write open is not affected
- *   (it fails with an I/O error and is refused).
+ *   wait for a writer (open(2) of a FIFO for reading blocks); the window is the few microseconds
+ *   between the two calls. A read-write open is not affected (it fails with an I/O error and is refused).
+ * - A file swapped in for the open and swapped back right after it, while another thread of this
+ *   process holds the original open, is not told apart from that thread's descriptor. Outside
+ *   Linux, a swap and swap back within the open is not detected at all.
  */
 import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
@@ -46,7 +53,7 @@ export const SIDE_FILE_SUFFIXES = ['-journal', '-wal', '-shm'] as const;
 export interface GuardOptions {
   /** Receives violations the host repaired on its own and went on (a removed side file). */
   onViolation?: ViolationSink;
-  /** Test hook: runs after the checks and right before SQLite opens the file. */
+  /** Test hook: runs after the checks, right before SQLite opens the file (where a swap would land). */
   betweenCheckAndOpen?: (path: string) => void;
 }
 

@@ -10,6 +10,8 @@ import { useTmpDir } from '../helpers/tmp.js';
 const tmp = useTmpDir();
 
 const BAD_IDS: unknown[] = ['', '.', '..', 'a/b', 'a\\b', 'a\0b', 'x'.repeat(200), 42, null, undefined, {}];
+/** Inbound message ids are not path segments: any string of 1 to 1,024 characters without NUL. */
+const BAD_MESSAGE_IDS: unknown[] = ['', 'a\0b', 'x'.repeat(1025), 42, null, undefined, {}];
 
 type Call = (rt: Runtime, sessionId: string) => Promise<unknown>;
 
@@ -20,7 +22,7 @@ const cases: [string, 'INVALID_ID' | 'INVALID_INPUT' | 'TOO_LARGE', Call][] = [
     'INVALID_ID',
     (rt) => rt.writeMessage(bad as string, chat('m1', 'x')),
   ]),
-  ...BAD_IDS.map((bad): [string, 'INVALID_ID', Call] => [
+  ...BAD_MESSAGE_IDS.map((bad): [string, 'INVALID_ID', Call] => [
     `writeMessage with message id ${JSON.stringify(bad)}`,
     'INVALID_ID',
     (rt, s) => rt.writeMessage(s, { ...chat('m1', 'x'), id: bad as string }),

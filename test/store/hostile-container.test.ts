@@ -317,6 +317,16 @@ describe('the check-then-open race', () => {
     }
   });
 
+  it('accepts a session reached through a symlinked data directory (only the session folder is guarded)', () => {
+    const link = join(root, 'data-link');
+    symlinkSync(join(root, 'data'), link);
+    const through = join(link, 'v2-sessions', 'ag', 'sess-a');
+    expect(withInbound(join(through, 'inbound.db'), (db) => insertIn(db, 'm-1'))).toBe(2);
+    expect(readOutbound(join(through, 'outbound.db'), (db) => db.prepare('SELECT * FROM messages_out').all())).toEqual(
+      [],
+    );
+  });
+
   it('openVerified returns a handle on the checked file when nothing moved', () => {
     const db = openVerified(s.inbound, { readonly: true, sideFiles: 'refuse', timeout: 0 });
     try {
