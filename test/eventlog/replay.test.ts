@@ -20,7 +20,6 @@ import { useTmpDir } from '../helpers/tmp.js';
 
 const tmp = useTmpDir('sa-replay-');
 
-
 async function record(run: (rt: Runtime) => Promise<unknown>) {
   const dir = tmp();
   const log = join(dir, 'events.jsonl');
