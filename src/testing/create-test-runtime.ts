@@ -8,7 +8,8 @@
  *    containers comes from `clock` ("the same script gives the same data directory").
  * 2. `close()` closes the runtime and removes the temporary data directory (a `dataDir` given in
  *    the options is left in place); calling it twice is harmless.
- * 3. `settle()` and `clock.advance()` wait with `runtime.whenIdle()` when the runtime has it.
+ * 3. `settle()` and `clock.advance()` wait with `runtime.whenIdle()` and for the fake containers'
+ *    exits to be reported, firing the timers that fall due meanwhile.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import type { ChannelAdapter, InboundMessage, RuntimeEvents } from '../runtime/t
 import type { FakeAgentScript } from './fake-agent.js';
 import { fakeContainerDriver, type FakeContainerDriver } from './fake-driver.js';
 import { recordingChannels, type RecordingChannels } from './recording-channels.js';
-import { nextTurn, TestClock } from './test-clock.js';
+import { TestClock } from './test-clock.js';
 
 /** 2026-01-01T00:00:00.000Z, where the clock starts unless told otherwise. */
 export const TEST_START = Date.UTC(2026, 0, 1);
@@ -65,12 +66,6 @@ export interface TestRuntime {
   close(): Promise<void>;
 }
 
-/** `runtime.whenIdle` when the runtime has it. */
-function whenIdleOf(runtime: Runtime): (() => Promise<void>) | undefined {
-  const candidate = (runtime as unknown as { whenIdle?: unknown }).whenIdle;
-  return typeof candidate === 'function' ? () => (candidate as () => Promise<void>).call(runtime) : undefined;
-}
-
 /**
  * Creates the runtime. Example:
  *
@@ -101,22 +96,17 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
   const errors: Error[] = [];
   runtime.on('error', (e) => errors.push(e.error));
 
-  const whenIdle = whenIdleOf(runtime);
   const settle = async (): Promise<void> => {
     for (let round = 0; round < 1000; round++) {
       clock.fireDue();
       await fake.quiet();
-      if (whenIdle === undefined) {
-        // Without whenIdle: a few event-loop turns; tests should then await the events they need.
-        for (let i = 0; i < 10; i++) await nextTurn();
-      } else {
-        let stopWaiting = (): void => undefined;
-        const dueNow = new Promise<void>((resolve) => (stopWaiting = clock.onDueNow(resolve) as () => void));
-        await Promise.race([whenIdle(), dueNow]);
-        stopWaiting();
-      }
+      // whenIdle waits for the runtime's own due timers; a fake container's 0 ms timer is ours to fire.
+      let stopWaiting = (): void => undefined;
+      const dueNow = new Promise<void>((resolve) => (stopWaiting = clock.onDueNow(resolve) as () => void));
+      await Promise.race([runtime.whenIdle(), dueNow]);
+      stopWaiting();
       const next = clock.nextDue();
-      if (next === undefined || next > clock.now()) return;
+      if ((next === undefined || next > clock.now()) && fake.unreportedExits === 0) return;
     }
     throw new Error('the runtime never settled: timers keep falling due at the same instant');
   };

@@ -38,6 +38,8 @@ export interface FakeContainerDriver extends ContainerDriver {
   setFailStart(failStart: FakeDriverOptions['failStart'] | undefined): void;
   /** Resolves when no exit a container took itself is still waiting to be reported. */
   quiet(): Promise<void>;
+  /** Exits taken but not yet reported. */
+  readonly unreportedExits: number;
 }
 
 export function fakeContainerDriver(options: FakeDriverOptions): FakeContainerDriver {
@@ -79,6 +81,9 @@ export function fakeContainerDriver(options: FakeDriverOptions): FakeContainerDr
     },
     setFailStart(next) {
       failStart = next;
+    },
+    get unreportedExits() {
+      return inFlight;
     },
     quiet: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
   };

@@ -16,6 +16,7 @@ import {
   readdirSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -53,8 +54,11 @@ function run(command: string, args: string[], cwd: string, timeout = 120_000): S
     timeout,
     env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', NO_COLOR: '1' },
   });
-  if (result.status !== 0)
-    throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0) {
+    const how =
+      result.status === null ? `did not exit within ${timeout} ms (${result.signal})` : `exited ${result.status}`;
+    throw new Error(`${command} ${args.join(' ')} ${how}:\n${result.stdout}\n${result.stderr}`);
+  }
   return result;
 }
 
@@ -130,6 +134,14 @@ describe('the tarball', () => {
       expect(entries, file).toContain(file);
     const license = readFileSync(join(unpacked, 'node_modules/session-actors/LICENSE'), 'utf8');
     expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 session-actors contributors\n/);
+  });
+
+  it('ships every static asset of src/**/assets/ at the same place under dist/src/', () => {
+    const source = join(work, 'source');
+    const assets = (readdirSync(join(source, 'src'), { recursive: true }) as string[])
+      .map((p) => join('src', p))
+      .filter((p) => /(^|\/)assets\//.test(p) && statSync(join(source, p)).isFile());
+    for (const asset of assets) expect(entries, asset).toContain(join('dist', asset));
   });
 
   it('holds nothing else: no benchmarks, sources, tests, configs or source maps', () => {
@@ -237,7 +249,9 @@ describe('installed into a user project', () => {
     const project = CONSUMER_PROJECTS.find((p) => p.name === name)!;
     const dir = join(work, project.name);
     if (project.typescript) expect(compiled.get(name), 'tsc').toEqual({ code: 0, output: '' });
-    const { stdout } = run(process.execPath, [join(dir, project.main)], dir, 60_000);
+    // A program that is still running after 20 s has its work done long ago (1–2 s): something keeps
+    // its event loop alive after `close()`.
+    const { stdout } = run(process.execPath, [join(dir, project.main)], dir, 20_000);
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
   }
 
