@@ -218,7 +218,14 @@ function identityProblem(
 export function openVerified(path: string, options: VerifiedOpenOptions): Db {
   const name = basename(path);
   // The session folder itself is not the container's to change, so its real path is stable.
-  const expected = join(realpathSync.native(dirname(path)), name);
+  let expected: string;
+  try {
+    expected = join(realpathSync.native(dirname(path)), name);
+  } catch (error) {
+    throw new RuntimeError('STORAGE', `cannot open ${path}: its folder is unusable: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
   let checked = inspect(path, name);
   if (checked === undefined && options.create === true) {
     createEmpty(path);

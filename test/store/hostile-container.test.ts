@@ -366,6 +366,13 @@ describe('corrupt outbound.db', () => {
     expectViolation(() => withInbound(s.inbound, (db) => insertIn(db, 'm')), 'corrupt-db');
   });
 
+  it('readOutbound gives STORAGE, not a file-system error, when the session folder is gone', () => {
+    rmSync(s.dir, { recursive: true });
+    const error = thrown(() => readOutbound(s.outbound, () => 1));
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as RuntimeError).code).toBe('STORAGE');
+  });
+
   it('readOutbound passes an error of its own callback through unchanged', () => {
     const boom = new Error('boom');
     expect(() =>
