@@ -6,7 +6,8 @@
  * Invariants (guarded by test/runtime/commit-threads.test.ts):
  * 1. Every job is answered exactly once, with its results, or — if its worker died — with every
  *    operation rejected `STORAGE`; a dead worker is replaced for later jobs.
- * 2. Threads start on demand, up to `size`, and never keep the process alive (`unref`).
+ * 2. Threads start on demand, up to `size`; a thread keeps the process alive only while it has
+ *    a job (a pending commit is awaited, an idle pool never holds the process open).
  * 3. Jobs go to the least busy thread; the callers (the commit scheduler) bound how many are in
  *    flight, so a thread's queue is short.
  */
@@ -77,6 +78,8 @@ export class CommitThreads {
   run(job: Omit<CommitJob, 'id'>, done: Done): void {
     const thread = this.pick();
     const full: CommitJob = { ...job, id: this.nextId++ };
+    // A thread with work keeps the process alive until it answers; an idle one never does.
+    if (thread.pending.size === 0) thread.worker.ref();
     thread.pending.set(full.id, { job: full, done });
     thread.worker.postMessage(full);
   }
@@ -106,12 +109,12 @@ export class CommitThreads {
     const options = { workerData: { role: COMMIT_WORKER_ROLE } };
     const worker =
       'file' in source ? new Worker(source.file, options) : new Worker(source.code, { ...options, eval: true });
-    worker.unref();
     const thread: Thread = { worker, pending: new Map() };
     worker.on('message', (reply: CommitReply) => {
       const p = thread.pending.get(reply.id);
       if (p === undefined) return;
       thread.pending.delete(reply.id);
+      if (thread.pending.size === 0) worker.unref();
       p.done(reply);
     });
     const fail = (error: unknown) => {
@@ -133,6 +136,8 @@ export class CommitThreads {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`commit thread exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     this.threads.push(thread);
     return thread;
   }
