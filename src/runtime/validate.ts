@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { RuntimeError } from '../errors.js';
+import { assertContentSize } from './content-size.js';
 import { assertMessageId } from '../files/message-id.js';
 import { assertSafeSegment, type SegmentRole } from '../files/segment.js';
 import type { InboundMessage, OutboundDirectMessage, SessionMode } from './types.js';
@@ -163,11 +164,7 @@ export function parseInboundMessage(value: unknown, maxMessageBytes: number): In
   };
 }
 
-export function assertContentSize(id: string, content: string, maxMessageBytes: number): void {
-  if (Buffer.byteLength(content) > maxMessageBytes) {
-    throw new RuntimeError('TOO_LARGE', `message ${id}: content exceeds ${maxMessageBytes} bytes`);
-  }
-}
+export { assertContentSize } from './content-size.js';
 
 export function parseOutboundDirect(value: unknown, maxMessageBytes: number): OutboundDirectMessage {
   const obj = requireObject(value, 'outbound message');
