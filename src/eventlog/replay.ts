@@ -604,14 +604,15 @@ function assertFreshDir(dataDir: string): void {
 /**
  * Replays an event log (a path, the log's text, or an iterable of records: see `readLog`) into
  * `options.dataDir`, which must be missing or empty. Rejects with `INVALID_INPUT` for a log that
- * cannot be read or a data directory that is not empty; a replay that differs from the recorded
- * run resolves with `divergence` set.
+ * cannot be read, a `machine` that is not a state machine, or a data directory that is not empty
+ * (before writing anything); a replay that differs from the recorded run resolves with
+ * `divergence` set, and with `machine`, `whatIf` reports where that machine departs.
  */
 export async function replayLog(log: LogSource, options: ReplayOptions): Promise<ReplayResult> {
   if (options.machine !== undefined) assertMachine(options.machine);
   const { header, records } = await readLog(log);
-  assertFreshDir(options.dataDir);
   const whatIf = options.machine === undefined ? null : new WhatIf(options.machine, header);
+  assertFreshDir(options.dataDir);
   const replayer = new Replayer(options.dataDir, header, whatIf);
   const { onRecord } = options;
   const step: ReplayStep = {

@@ -187,10 +187,17 @@ export class WhatIf {
     private readonly header: LogHeader,
   ) {
     // The same rule as the replayed actor: effects never complete by themselves.
-    this.machine = machine.provide({
-      actions: { awaitTurn: () => undefined, commitBatch: () => undefined },
-      actors: { startContainer: fromPromise(pending), stopContainer: fromPromise(pending) },
-    } as never);
+    try {
+      this.machine = machine.provide({
+        actions: { awaitTurn: () => undefined, commitBatch: () => undefined },
+        actors: { startContainer: fromPromise(pending), stopContainer: fromPromise(pending) },
+      } as never);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new RuntimeError('INVALID_INPUT', `the machine does not take the replay's implementations: ${detail}`, {
+        cause: error,
+      });
+    }
     this.now = header.startedAt;
   }
 

@@ -3,7 +3,7 @@
  * session, the first record where the new machine's behaviour departs from the recorded one; an
  * unchanged machine departs nowhere. The replay itself is not affected by the comparison.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assign, createMachine, type AnyStateMachine } from 'xstate';
@@ -177,10 +177,22 @@ describe('what-if replay', () => {
     ]);
   });
 
-  it('refuses a machine option that is not a state machine', async () => {
-    await expect(
-      replayLog(IDLE_LOG, { dataDir: join(tmp(), 'data'), machine: {} as AnyStateMachine }),
-    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  it('refuses a machine option that is not a state machine, before creating the data directory', async () => {
+    const dataDir = join(tmp(), 'data');
+    await expect(replayLog(IDLE_LOG, { dataDir, machine: {} as AnyStateMachine })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    const unprovidable = {
+      provide: () => {
+        throw new Error('not this xstate');
+      },
+      transition: () => undefined,
+    } as unknown as AnyStateMachine;
+    await expect(replayLog(IDLE_LOG, { dataDir, machine: unprovidable })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: "the machine does not take the replay's implementations: not this xstate",
+    });
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   describe('two sessions, one idle for long, one given work soon', () => {
