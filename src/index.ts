@@ -7,13 +7,12 @@
  * 2. The declarations reachable from here import no module outside the package's own
  *    dependencies and Node's built-ins (no `better-sqlite3` types: they are a dev dependency).
  */
-import type { Runtime } from './runtime/runtime.js';
 
 export { createRuntime, Runtime } from './runtime/runtime.js';
 export type { RuntimeOptions, ResolveResult } from './runtime/runtime.js';
 export type { RuntimeLimits } from './runtime/settings.js';
 /** Row counts of one session, as `runtime.messageCounts(id)` returns them. */
-export type MessageCounts = Awaited<ReturnType<Runtime['messageCounts']>>;
+export type { MessageCounts } from './runtime/types.js';
 export type {
   ChannelAdapter,
   ContainerStatus,

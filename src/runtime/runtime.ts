@@ -52,13 +52,7 @@ import { directOutboundRows, queueDirectOutbound } from './session-env.js';
 import { fromWire } from './wire.js';
 import type { SessionActor } from './session-actor.js';
 import { SessionHost } from './session-host.js';
-import {
-  countMessages,
-  type MessageCounts,
-  type OutboundRow,
-  type PollResult,
-  type SweepResult,
-} from './session-ops.js';
+import { countMessages, type OutboundRow, type PollResult, type SweepResult } from './session-ops.js';
 import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
 import { Supervisor } from './supervisor.js';
 import { TrackedClock } from './tracked-clock.js';
@@ -66,6 +60,7 @@ import {
   type ChannelAdapter,
   type ContainerStatus,
   type InboundMessage,
+  type MessageCounts,
   type OutboundDirectMessage,
   type Logger,
   type RuntimeEvents,

@@ -37,7 +37,7 @@ import {
   withOutboundWhileStopped,
   type Db,
 } from '../store/session-db.js';
-import type { InboundMessage, OutboundDirectMessage } from './types.js';
+import type { InboundMessage, MessageCounts, OutboundDirectMessage } from './types.js';
 import { assertContentSize } from './content-size.js';
 
 export interface OutboundRow {
@@ -333,12 +333,7 @@ function writeOutboundDirect(
   return { stored: 'outbound' };
 }
 
-export interface MessageCounts {
-  messagesIn: number;
-  messagesOut: number;
-  delivered: number;
-  failed: number;
-}
+export type { MessageCounts } from './types.js';
 
 const count = (d: Db, sql: string) => (stmt(d, sql).get() as { n: number }).n;
 

@@ -33,6 +33,16 @@ export interface InboundMessage {
   onWake?: 0 | 1;
 }
 
+/** Row counts of a session's two DBs (`messageCounts`). */
+export interface MessageCounts {
+  messagesIn: number;
+  messagesOut: number;
+  /** `delivered` rows with status `delivered`. */
+  delivered: number;
+  /** `delivered` rows with status `failed`. */
+  failed: number;
+}
+
 export interface OutboundDirectMessage {
   id: string;
   kind: string;

@@ -5,6 +5,7 @@
  */
 import type { OpResult } from '../../machines/session.machine.js';
 import { RuntimeError, type ErrorCode } from '../errors.js';
+import { ContainerViolationError, type ContainerViolation } from '../files/container-violation.js';
 
 interface WireError {
   $error: ErrorCode;
