@@ -42,11 +42,12 @@ export function toWire(results: readonly OpResult[]): WireResult[] {
 }
 
 function fromWireError(w: WireError): RuntimeError {
-  const error = new RuntimeError(
-    w.$error,
-    w.message,
-    w.cause === undefined ? undefined : { cause: new Error(w.cause) },
-  );
+  const cause = w.cause === undefined ? undefined : { cause: new Error(w.cause) };
+  const v = w.extra?.violation as ContainerViolation | undefined;
+  if (w.$error === 'STORAGE' && v !== undefined && typeof v.kind === 'string') {
+    return new ContainerViolationError(v, cause);
+  }
+  const error = new RuntimeError(w.$error, w.message, cause);
   if (w.extra !== undefined) Object.assign(error, w.extra);
   return error;
 }
