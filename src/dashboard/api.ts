@@ -5,7 +5,8 @@
  * Rules:
  * 1. Every parameter is validated: integers in range, ids as plain strings, a `limit` of at most
  *    `MAX_LIMIT`; anything else is a 400 with a message, never an exception.
- * 2. Unknown routes are 404; replay routes on a live source are 404 too.
+ * 2. Unknown routes are 404; replay routes on a live source are 404 too. A session id that names
+ *    no session (or none yet, at a replay's cursor) is answered with `null`.
  */
 import type { DashboardSource, SeekKind } from './source.js';
 
@@ -74,10 +75,8 @@ export function handleApi(source: DashboardSource, info: ApiInfo, url: URL): Api
       case '/api/session': {
         const id = text(p, 'id', 1024);
         if (id === undefined || id === '') throw new BadRequest('id is required');
-        const detail = source.session(id, at());
-        return detail === undefined
-          ? { status: 404, body: { error: `no session ${id}` } }
-          : { status: 200, body: detail };
+        // A session that does not exist (or not yet, at a replay's cursor) is an answer, not an error.
+        return { status: 200, body: source.session(id, at()) ?? null };
       }
       case '/api/records': {
         if (replay === undefined) break;

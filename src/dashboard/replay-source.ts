@@ -1,6 +1,6 @@
 /**
  * `replaySource(timeline)`: the dashboard over a recorded event log, at any record the page
- * points at. The timeline (`buildReplayTimeline`) holds each session's view after every record
+ * points at. The timeline (`buildReplayTimeline`, src/eventlog/replay-timeline.ts) holds each session's view after every record
  * that changed it; this source answers "as it was at record i" by binary search.
  *
  * Invariants (guarded by test/dashboard/replay-source.test.ts):
@@ -12,6 +12,7 @@
  * 4. The cursor is a record's position, which must equal its `index` (checked up front).
  */
 import { RuntimeError } from '../errors.js';
+import type { ReplaySessionView, ReplayTimeline } from '../eventlog/replay-timeline.js';
 import {
   rowMatcher,
   type DashboardSource,
@@ -24,33 +25,6 @@ import {
   type SessionQuery,
   type SessionRow,
 } from './source.js';
-
-/** A session's view after a record, as `buildReplayTimeline` reports it. */
-export interface TimelineView {
-  state: { container: string; poller: string; mailbox: string };
-  status: string;
-  queued: number;
-  messagesIn: number;
-  messagesOut: number;
-  delivered: number;
-  failed: number;
-  lastEvent: string;
-}
-
-/** What `buildReplayTimeline(log, { dataDir })` (src/eventlog/replay-timeline.ts) resolves with. */
-export interface ReplayTimeline {
-  records: ReplayRecord[];
-  /** A session's view after record `index`, only where it changed; in record order. */
-  changes: { index: number; sessionId: string; view: TimelineView }[];
-  sessions: {
-    id: string;
-    agentGroupId: string;
-    messagingGroupId: string | null;
-    threadId: string | null;
-    mode: string | null;
-  }[];
-  divergence: { index: number; line: number; what: string; expected: unknown; actual: unknown } | null;
-}
 
 export interface ReplaySourceOptions {
   /** Page title (default `replay`). */
@@ -91,7 +65,7 @@ interface SessionTrack {
   from: number;
   /** Indices of its changes, ascending, and the views after them. */
   changeIndex: number[];
-  views: TimelineView[];
+  views: ReplaySessionView[];
   /** Indices of the records that name it, ascending. */
   recordIndex: number[];
 }
@@ -143,9 +117,9 @@ export function replaySource(timeline: ReplayTimeline, options: ReplaySourceOpti
   const transitionIndex = [...chartChanges].sort((a, b) => a - b);
   const clamp = (at: number | undefined) => Math.min(Math.max(at ?? count - 1, 0), Math.max(count - 1, 0));
 
-  const viewAt = (t: SessionTrack, at: number): { view: TimelineView; index: number } | null => {
+  const viewAt = (t: SessionTrack, at: number): { view: ReplaySessionView; index: number } | null => {
     const i = lastAtOrBefore(t.changeIndex, at);
-    return i < 0 ? null : { view: t.views[i] as TimelineView, index: t.changeIndex[i] as number };
+    return i < 0 ? null : { view: t.views[i] as ReplaySessionView, index: t.changeIndex[i] as number };
   };
   const rowAt = (t: SessionTrack, at: number): SessionRow => {
     const v = viewAt(t, at);
@@ -210,8 +184,8 @@ export function replaySource(timeline: ReplayTimeline, options: ReplaySourceOpti
       const transitions: DetailTransition[] = [];
       const upTo = lastAtOrBefore(t.changeIndex, cursor);
       for (let i = 0; i <= upTo; i++) {
-        const view = t.views[i] as TimelineView;
-        const previous = i > 0 ? (t.views[i - 1] as TimelineView) : null;
+        const view = t.views[i] as ReplaySessionView;
+        const previous = i > 0 ? (t.views[i - 1] as ReplaySessionView) : null;
         const index = t.changeIndex[i] as number;
         const reason = timeline.records[index]?.summary ?? null;
         for (const region of REGIONS) {

@@ -49,8 +49,9 @@ describe('dashboard API', () => {
     expect((r.body as { error: string }).error).toContain(message);
   });
 
-  it('answers 404 for an unknown session, an unknown route and replay routes on a live source', () => {
-    expect(call(liveSource(), '/api/session?id=nope').status).toBe(404);
+  it('answers null for an unknown session, 404 for an unknown route and replay routes on a live source', () => {
+    expect(call(liveSource(), '/api/session?id=nope')).toEqual({ status: 200, body: null });
+    expect(call(replaySource(timeline), '/api/session?id=s-2&at=5')).toEqual({ status: 200, body: null });
     expect(call(liveSource(), '/api/nothing').status).toBe(404);
     expect(call(liveSource(), '/api/records').status).toBe(404);
     expect(call(liveSource(), '/api/seek?from=0').status).toBe(404);

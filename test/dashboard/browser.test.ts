@@ -4,12 +4,14 @@
  * Screenshots go to test/artifacts/.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaySource } from '../../src/dashboard/replay-source.js';
 import { startDashboard } from '../../src/dashboard/server.js';
+import { buildReplayTimeline } from '../../src/eventlog/replay-timeline.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 import { testRuntime } from '../helpers/runtime.js';
@@ -105,7 +107,7 @@ describe('live dashboard', () => {
       await page.fill('#filter', '');
       await waitUntil(page, `document.querySelectorAll('#table tbody tr[data-session-id]').length === 3`);
       await screenshot(page, 'dashboard-live.png');
-      expect(problemsOf(page)).toEqual([]);
+      expect(problemsOf(page), JSON.stringify(problemsOf(page))).toEqual([]);
       await page.close();
     } finally {
       await dashboard.close();
@@ -115,7 +117,75 @@ describe('live dashboard', () => {
 });
 
 describe('replay dashboard', () => {
-  it('steps through a recorded run and shows the state change at the record that made it', async () => {
+  it('steps through a fixture log and shows the container start at the record the actor processed it', async () => {
+    const file = fileURLToPath(new URL('../fixtures/logs/idle-timeout.jsonl', import.meta.url));
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { k: string; s?: string; sessionId?: string; to?: string; e?: { type: string } });
+    // From the log itself: the first recorded stopped → running, and the start outcome its actor
+    // processed just before it. Line n (0-based, the header is 0) holds record n - 1.
+    const trLine = lines.findIndex((r) => r.k === 'tr' && r.to === 'running');
+    const sessionId = lines[trLine]!.sessionId!;
+    let startLine = trLine - 1;
+    while (!(lines[startLine]!.s === sessionId && lines[startLine]!.e?.type.startsWith('xstate.done.actor.')))
+      startLine--;
+    const start = startLine - 1;
+
+    const built = await buildReplayTimeline(file, { dataDir: tmp() });
+    const dashboard = await startDashboard(replaySource(built));
+    try {
+      const page = await open(`${dashboard.url}#session=${sessionId}&at=0`);
+      expect(await rowIds(page)).toEqual([]);
+      // Jump from change to change of the session until its container runs: that is the record.
+      for (let i = 0; i < 50 && !(await active(page)).includes('session.container.running'); i++) {
+        const before = await page.textContent('#position');
+        await page.click('#next-change');
+        await waitUntil(page, `document.getElementById('position').textContent !== ${JSON.stringify(before)}`);
+        await waitUntil(page, `document.getElementById('detail').dataset.session === ${JSON.stringify(sessionId)}`);
+      }
+      expect(await page.textContent('#position')).toBe(`record ${start} of ${lines.length - 2}`);
+      expect(await active(page)).toEqual([
+        'session.container.running',
+        'session.mailbox.gathering',
+        'session.poller.polling',
+      ]);
+      expect(await page.textContent(`tr[data-session-id="${sessionId}"] .status`)).toBe('running');
+      expect(await page.textContent('#records li.current')).toContain(built.records[start]!.summary);
+
+      // One record back the container is still starting; forward to the tr record it is running.
+      await page.click('#prev-record');
+      await waitUntil(
+        page,
+        `document.getElementById('position').textContent === 'record ${start - 1} of ${lines.length - 2}'`,
+      );
+      await waitUntil(
+        page,
+        `document.querySelector('#chart [data-state="session.container.starting"]').classList.contains('sc-active')`,
+      );
+      expect(await page.textContent(`tr[data-session-id="${sessionId}"] .status`)).toBe('stopped');
+      await page.click('#next-transition');
+      await waitUntil(
+        page,
+        `document.getElementById('position').textContent === 'record ${start} of ${lines.length - 2}'`,
+      );
+      await page.click('#next-record');
+      await waitUntil(
+        page,
+        `document.getElementById('position').textContent === 'record ${trLine - 1} of ${lines.length - 2}'`,
+      );
+      expect(await page.textContent('#records li.current')).toContain(built.records[trLine - 1]!.summary);
+      expect(built.records[trLine - 1]!.summary).toContain('stopped → running');
+      expect(await active(page)).toContain('session.container.running');
+      await screenshot(page, 'dashboard-replay.png');
+      expect(problemsOf(page), JSON.stringify(problemsOf(page))).toEqual([]);
+      await page.close();
+    } finally {
+      await dashboard.close();
+    }
+  });
+
+  it('steps record by record, transition by transition and change by change through a timeline', async () => {
     const dashboard = await startDashboard(replaySource(timeline));
     try {
       const page = await open(`${dashboard.url}#session=s-1&at=3`);
@@ -161,8 +231,7 @@ describe('replay dashboard', () => {
       );
       await page.click('#next-transition');
       await waitUntil(page, `document.getElementById('position').textContent === 'record 7 of 10'`);
-      await screenshot(page, 'dashboard-replay.png');
-      expect(problemsOf(page)).toEqual([]);
+      expect(problemsOf(page), JSON.stringify(problemsOf(page))).toEqual([]);
       await page.close();
     } finally {
       await dashboard.close();
@@ -209,7 +278,7 @@ describe('read-only dashboard', () => {
         child.stdin.write('stop\n');
         expect(await next()).toBe('stopped');
         await page.waitForSelector(`tr[data-session-id="${sessionId}"] .status-stopped`, { timeout: 2_000 });
-        expect(problemsOf(page)).toEqual([]);
+        expect(problemsOf(page), JSON.stringify(problemsOf(page))).toEqual([]);
         await page.close();
       } finally {
         await dashboard.close();

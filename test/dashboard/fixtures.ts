@@ -3,11 +3,11 @@
  * commits a message (2-3), its container starts (5) and goes idle (7); `s-2` appears at record 6
  * and commits at 8-9. Record 10 is the end.
  */
-import type { ReplayTimeline, TimelineView } from '../../src/dashboard/replay-source.js';
+import type { ReplaySessionView, ReplayTimeline } from '../../src/eventlog/replay-timeline.js';
 
 const view = (
-  over: Omit<Partial<TimelineView>, 'state'> & { state?: Partial<TimelineView['state']> } = {},
-): TimelineView => ({
+  over: Omit<Partial<ReplaySessionView>, 'state'> & { state?: Partial<ReplaySessionView['state']> } = {},
+): ReplaySessionView => ({
   status: 'stopped',
   queued: 0,
   messagesIn: 0,

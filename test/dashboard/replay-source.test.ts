@@ -1,7 +1,15 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RuntimeError } from '../../src/errors.js';
 import { replaySource } from '../../src/dashboard/replay-source.js';
+import { RuntimeError } from '../../src/errors.js';
+import { buildReplayTimeline } from '../../src/eventlog/replay-timeline.js';
+import { useTmpDir } from '../helpers/tmp.js';
 import { timeline } from './fixtures.js';
+
+const tmp = useTmpDir('dash-replay-');
+const LOGS = fileURLToPath(new URL('../fixtures/logs/', import.meta.url));
+const logs = readdirSync(LOGS).filter((f) => f.endsWith('.jsonl'));
 
 const ids = (at: number) =>
   replaySource(timeline)
@@ -91,4 +99,28 @@ describe('replaySource', () => {
     const broken = { ...timeline, records: [timeline.records[1]!] };
     expect(() => replaySource(broken)).toThrow(RuntimeError);
   });
+
+  it.each(logs)(
+    'agrees with the run recorded in %s: at each tr record, the session shows that status',
+    async (file) => {
+      const text = readFileSync(`${LOGS}${file}`, 'utf8');
+      const built = await buildReplayTimeline(text, { dataDir: tmp() });
+      const source = replaySource(built);
+      // Past a divergence the replayed state is not the recorded one: compare up to it.
+      const end = built.divergence?.index ?? built.records.length;
+      const lines = text.trimEnd().split('\n');
+      let checked = 0;
+      lines.forEach((line, i) => {
+        const r = JSON.parse(line) as { k: string; sessionId?: string; to?: string };
+        const at = i - 1; // line i + 1 (1-based) holds record i - 1: the header is line 1
+        if (r.k !== 'tr' || r.to === 'created' || at >= end) return;
+        const row = source.sessions({ offset: 0, limit: 500, at }).rows.find((x) => x.id === r.sessionId);
+        expect(row, `${file} line ${i + 1}`).toBeDefined();
+        if (r.to === 'closed') expect(row!.status).toBe('closed');
+        else expect(row!.containerStatus, `${file} line ${i + 1}`).toBe(r.to);
+        checked++;
+      });
+      if (built.divergence === null) expect(checked).toBeGreaterThan(0);
+    },
+  );
 });

@@ -241,8 +241,9 @@
   function renderDetail(d) {
     const box = $('detail');
     highlight(d);
-    $('prev-change').disabled = !d;
-    $('next-change').disabled = !d;
+    // A selected session can be jumped to even where it does not exist yet.
+    $('prev-change').disabled = !state.selected;
+    $('next-change').disabled = !state.selected;
     if (!d) {
       box.removeAttribute('data-session');
       box.replaceChildren(
@@ -301,21 +302,25 @@
       d.transitions.length === 0
         ? el('p', { class: 'muted', text: 'none seen' })
         : table(
-            ['when', 'region', 'change', 'event', 'reason'],
+            ['when', 'change', 'cause'],
             d.transitions
               .slice()
               .reverse()
               .map((t) =>
                 el('tr', { class: 'transition' }, [
-                  el('td', {}, [
+                  el('td', { class: 'when' }, [
                     t.index !== null && t.index !== undefined
                       ? recordLink(t.index)
                       : el('span', { title: t.at || '', text: ago(t.at) }),
                   ]),
-                  el('td', { text: t.region }),
-                  el('td', { text: `${t.from || '∅'} → ${t.to}` }),
-                  el('td', { text: t.event }),
-                  el('td', { class: 'reason', text: dash(t.reason) }),
+                  el('td', { class: 'change' }, [
+                    el('span', { class: 'muted', text: `${t.region} ` }),
+                    `${t.from || '∅'} → ${t.to}`,
+                  ]),
+                  el('td', { class: 'reason' }, [
+                    el('div', { text: t.event }),
+                    t.reason && t.reason !== t.event ? el('div', { class: 'muted', text: t.reason }) : null,
+                  ]),
                 ]),
               ),
           ),
