@@ -31,17 +31,12 @@ const INBOUND_TABLES: [table: string, orderBy: string][] = [
  * one `JSON.stringify` (the bytes are those of `JSON.stringify(Object.keys(row).sort().map((k) =>
  * [k, row[k]]))`). Rows are hashed in chunks.
  */
-function hashTables(
-  hash: ReturnType<typeof createHash>,
-  path: string,
-  tables: [string, string][],
-  label: string,
-): void {
+function hashTables(sink: (text: string) => void, path: string, tables: [string, string][], label: string): void {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     for (const [table, orderBy] of tables) {
       const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
-      hash.update(`\n#${label}/${table}\n`);
+      sink(`\n#${label}/${table}\n`);
       if (exists === undefined) continue;
       const select = db.prepare(`SELECT * FROM ${table} ORDER BY ${orderBy}`).raw(true);
       const names = select.columns().map((c) => c.name);
@@ -52,11 +47,11 @@ function hashTables(
         for (let j = 0; j < order.length; j++) pairs[j]![1] = row[order[j]!];
         chunk += `${JSON.stringify(pairs)}\n`;
         if (chunk.length > 65536) {
-          hash.update(chunk);
+          sink(chunk);
           chunk = '';
         }
       }
-      hash.update(chunk);
+      sink(chunk);
     }
   } finally {
     db.close();
@@ -71,18 +66,49 @@ function sortedDirs(path: string): string[] {
     .sort();
 }
 
-/** sha256 (hex) of the host-owned rows of `dataDir`. */
-export function digestDataDir(dataDir: string): string {
-  const hash = createHash('sha256');
-  hash.update('session-actors/digest/1');
-  const central = join(dataDir, CENTRAL_DB_FILE);
-  if (existsSync(central)) hashTables(hash, central, CENTRAL_TABLES, 'central');
+/** One session's `inbound.db` as the digest sees it: its path and its label (`ag/sessionId`). */
+export interface DigestFolder {
+  path: string;
+  label: string;
+}
+
+/** The session DBs of `dataDir` in digest order (agent group, then session, by name). */
+export function digestFolders(dataDir: string): DigestFolder[] {
+  const folders: DigestFolder[] = [];
   const sessionsRoot = join(dataDir, SESSIONS_DIR);
   for (const ag of sortedDirs(sessionsRoot)) {
     for (const sid of sortedDirs(join(sessionsRoot, ag))) {
-      const inbound = join(sessionsRoot, ag, sid, 'inbound.db');
-      if (existsSync(inbound)) hashTables(hash, inbound, INBOUND_TABLES, `${ag}/${sid}`);
+      const path = join(sessionsRoot, ag, sid, 'inbound.db');
+      if (existsSync(path)) folders.push({ path, label: `${ag}/${sid}` });
     }
+  }
+  return folders;
+}
+
+/** The text one session DB adds to the digest (what `digestDataDir` hashes for it). */
+export function folderDigestText(folder: DigestFolder): string {
+  const parts: string[] = [];
+  hashTables((text) => parts.push(text), folder.path, INBOUND_TABLES, folder.label);
+  return parts.join('');
+}
+
+/**
+ * Starts a digest: the tag and the central rows are hashed; the caller adds each session DB's
+ * text (`folderDigestText`) in `digestFolders` order, then calls `digest('hex')`.
+ */
+export function startDigest(dataDir: string): ReturnType<typeof createHash> {
+  const hash = createHash('sha256');
+  hash.update('session-actors/digest/1');
+  const central = join(dataDir, CENTRAL_DB_FILE);
+  if (existsSync(central)) hashTables((text) => hash.update(text), central, CENTRAL_TABLES, 'central');
+  return hash;
+}
+
+/** sha256 (hex) of the host-owned rows of `dataDir`. */
+export function digestDataDir(dataDir: string): string {
+  const hash = startDigest(dataDir);
+  for (const folder of digestFolders(dataDir)) {
+    hashTables((text) => hash.update(text), folder.path, INBOUND_TABLES, folder.label);
   }
   return hash.digest('hex');
 }

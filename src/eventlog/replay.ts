@@ -57,6 +57,7 @@ import {
 } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
 import { digestDataDir } from './digest.js';
+import { DigestThread } from './parallel-digest.js';
 import { RECONCILED_REASON, toLogJSON, type LogHeader, type LogRecord, type Transition } from './format.js';
 import { readLog, type LogSource } from './read-log.js';
 import { summarizeResult } from './recorder.js';
@@ -128,6 +129,15 @@ export interface ReplayOptions {
 }
 
 const VALIDATION_CODES = new Set(['INVALID_ID', 'INVALID_INPUT']);
+
+/** From this many sessions on, the final digest reads half of the session DBs on a worker thread. */
+const PARALLEL_DIGEST_SESSIONS = 16;
+
+function countSessions(records: LogRecord[]): number {
+  const sessions = new Set<string>();
+  for (const r of records) if (r.k === 'activate') sessions.add(r.s);
+  return sessions.size;
+}
 
 /**
  * Work that never completes by itself: its outcome is replayed from the log. `awaitTurn` and
@@ -485,6 +495,7 @@ class Replayer {
       pollSnapshot: () => this.diverge('a poll ran outside a recorded commit', 'recorded snapshot', undefined),
       sweepAcks: () => this.diverge('a sweep ran outside a recorded commit', 'recorded acks', undefined),
       observed: () => this.diverge('an observation outside a recorded commit', 'recorded value', undefined),
+      outboundCheck: () => this.diverge('a sweep ran outside a recorded commit', 'recorded check', undefined),
     };
     const env = createSessionEnv(
       this.central,
@@ -571,6 +582,7 @@ class Replayer {
       pollSnapshot: ({ requestId }) => (valueOf(requestId) as PollResult).snapshot,
       sweepAcks: ({ requestId }) => (valueOf(requestId) as SweepResult).acks,
       observed: (op) => valueOf(op.requestId),
+      outboundCheck: ({ requestId }) => (valueOf(requestId) as SweepResult).replaced ?? null,
     };
     const input: CommitInput = {
       sessionId: context.sessionId,
@@ -613,6 +625,8 @@ export async function replayLog(log: LogSource, options: ReplayOptions): Promise
   const { header, records } = await readLog(log);
   const whatIf = options.machine === undefined ? null : new WhatIf(options.machine, header);
   assertFreshDir(options.dataDir);
+  // A large replay digests its session DBs on two cores; the thread starts now, while replay runs.
+  const digestThread = countSessions(records) >= PARALLEL_DIGEST_SESSIONS ? new DigestThread() : null;
   const replayer = new Replayer(options.dataDir, header, whatIf);
   const { onRecord } = options;
   const step: ReplayStep = {
@@ -648,8 +662,13 @@ export async function replayLog(log: LogSource, options: ReplayOptions): Promise
     whatIf?.close();
     replayer.close();
   }
+  let digest: string;
+  try {
+    digest = digestThread === null ? digestDataDir(options.dataDir) : await digestThread.digest(options.dataDir);
+  } finally {
+    digestThread?.close();
+  }
   options.onProgress?.(records.length, records.length);
-  const digest = digestDataDir(options.dataDir);
   if (divergence === null && replayer.expectedDigest !== null && digest !== replayer.expectedDigest) {
     divergence = {
       line: records.length + 1,
