@@ -220,7 +220,8 @@ export class WhatIf {
     for (const [sessionId, c] of this.compared) {
       if (c.offDue > this.now) continue;
       const early = [...c.candidate.timers.values()].filter((t) => t.due <= this.now && !this.twinned(c, t));
-      const first = early.sort((a, b) => a.due - b.due)[0]!;
+      const first = early.sort((a, b) => a.due - b.due)[0];
+      if (first === undefined) continue;
       this.depart(
         sessionId,
         `the new machine's timer ${first.type} (after ${first.delay} ms) would fire before this record, at ${formatOffset(first.due - this.header.startedAt)}`,
