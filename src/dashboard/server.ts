@@ -41,6 +41,8 @@ export interface DashboardOptions {
 export interface Dashboard {
   /** `http://host:port/`. */
   url: string;
+  /** Resolves when a page first opens its live-update stream (someone is watching). */
+  connected: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -143,6 +145,8 @@ export async function startDashboard(
     behind: boolean;
   }
   const clients = new Set<Client>();
+  let onFirstClient: () => void = () => undefined;
+  const connected = new Promise<void>((resolve) => (onFirstClient = resolve));
   const send = (client: Client, event: string, data: unknown) => {
     if (client.behind) return;
     if (!client.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) {
@@ -207,6 +211,7 @@ export async function startDashboard(
       res.write('retry: 1000\n\n');
       const client: Client = { res, behind: false };
       clients.add(client);
+      onFirstClient();
       send(client, 'hello', { kind: info.kind });
       req.on('close', () => clients.delete(client));
       return;
@@ -238,6 +243,7 @@ export async function startDashboard(
   let closing: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${address.port}/`,
+    connected,
     close() {
       closing ??= new Promise<void>((resolve) => {
         unsubscribe();

@@ -22,6 +22,10 @@ export interface DemoOptions {
   tty?: boolean;
   /** Give up after this long (ms). */
   timeoutMs?: number;
+  /** Awaited once the runtime is up, before the script runs (`demo --dashboard` serves it here). */
+  onRuntime?: (rt: Runtime) => Promise<void> | void;
+  /** Awaited after the script, before the runtime closes (`demo --dashboard` keeps serving here). */
+  beforeClose?: (rt: Runtime) => Promise<void> | void;
 }
 
 export interface DemoResult {
@@ -186,6 +190,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   });
 
   write(`session-actors demo\n  data dir:  ${dataDir}\n  event log: ${logPath}\n\n`);
+  try {
+    await options.onRuntime?.(rt);
+  } catch (error) {
+    await rt.close();
+    throw error;
+  }
   await rt.upsertAgentGroup({ id: 'assistant', name: 'Assistant' });
   await rt.upsertAgentGroup({ id: 'reviewer', name: 'Code reviewer' });
   const sessionOf: string[] = [];
@@ -248,6 +258,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       status: rt.containerStatus(id),
     });
   }
+  await options.beforeClose?.(rt);
   await rt.close();
   write(
     `\n${table([

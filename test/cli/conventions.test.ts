@@ -75,8 +75,8 @@ describe('help', () => {
 
   it('shows choices and defaults in the help of viz', async () => {
     const r = await runCli(['viz', '--help']);
-    expect(r.stdout).toContain('usage: session-actors viz [--format mermaid|json] [--machine session|registry]');
-    expect(r.stdout).toMatch(/--format mermaid\|json +output format \(default mermaid\)/);
+    expect(r.stdout).toContain('usage: session-actors viz [--format mermaid|json|svg] [--machine session|registry]');
+    expect(r.stdout).toMatch(/--format mermaid\|json\|svg +output format \(default mermaid\)/);
   });
 });
 

@@ -25,6 +25,8 @@ import { defineCommand, UsageError } from '../command.js';
 import type { CliIO } from '../io.js';
 import { readLogHeader } from '../log-header.js';
 import { progressBar } from '../progress-bar.js';
+import { replayDashboard } from '../replay-dashboard.js';
+import { parsePort, PORT_OPTION } from '../serve-dashboard.js';
 
 /** The text of one line of a file (1-based), for the divergence report. */
 function lineOf(path: string, line: number): string | undefined {
@@ -82,11 +84,19 @@ export const replay = defineCommand({
       value: 'PATH',
       description: 'what-if: also run the session machine this module exports; exit 1 if a session departs',
     },
+    dashboard: { type: 'boolean', description: 'step through the log in the browser (timeline scrubber) until Ctrl-C' },
+    port: PORT_OPTION,
   },
   async run({ values, positionals }, { io, style }) {
     const file = positionals[0]!;
     const header = readLogHeader(file);
     if (typeof header === 'string') throw new UsageError(header);
+    const port = parsePort(values.port);
+    if (values.dashboard) {
+      if (values.machine !== undefined) throw new UsageError('--machine cannot be combined with --dashboard');
+      return replayDashboard(file, { dataDir: values.data, port }, io);
+    }
+    if (values.port !== undefined) throw new UsageError('--port needs --dashboard');
     const machine =
       values.machine === undefined
         ? undefined
