@@ -174,7 +174,8 @@ export class WhatIf {
   private readonly machine: AnyStateMachine;
   private readonly compared = new Map<string, Compared>();
   private readonly departed = new Set<string>();
-  private readonly seen: string[] = [];
+  /** Every session compared, in order of first activation. */
+  private readonly seen = new Set<string>();
   private readonly departures: Departure[] = [];
   /** The latest clock time the log proves has passed. */
   private now: number;
@@ -247,7 +248,7 @@ export class WhatIf {
 
   /** The replayed actor has started: start the candidate beside it and compare their first steps. */
   activated(sessionId: string, reference: AnyActorRef, input: SessionInput): void {
-    if (!this.seen.includes(sessionId)) this.seen.push(sessionId);
+    this.seen.add(sessionId);
     const trace = this.starting.get(sessionId);
     this.starting.delete(sessionId);
     if (trace === undefined || this.departed.has(sessionId)) return;
