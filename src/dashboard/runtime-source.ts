@@ -8,11 +8,14 @@
  *    10,000 sessions filters cached rows and asks the runtime about the page's rows only.
  * 2. With `describeSession` (feature-detected), counts, queue, the state of every region, the
  *    container's pid and heartbeat, transitions and deliveries come from the runtime. Without it,
- *    they degrade: the container region's state from the status, transitions and deliveries from
- *    the events seen since the source was created, unknown columns `null`.
+ *    they degrade: the state of every region, the queue and the transitions of live actors from
+ *    the runtime's inspection stream (`rt.inspect`, when there is one), otherwise the container
+ *    region from the status; deliveries from the events seen since the source was created;
+ *    unknown columns `null`.
  * 3. Listeners are removed and the timer cleared by `dispose()`; a runtime closing underneath
  *    stops the periodic re-list instead of throwing from a timer.
  */
+import type { InspectionEvent } from 'xstate';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SessionInfo } from '../runtime/types.js';
 import {
@@ -30,7 +33,30 @@ import {
 /** The part of the runtime this source uses; `describeSession` arrives later and is optional. */
 export type DescribableRuntime = Pick<Runtime, 'listSessions' | 'getSession' | 'sessionMode' | 'on' | 'off'> & {
   describeSession?: (sessionId: string) => SessionView | undefined;
+  inspect?: (observer: (event: InspectionEvent) => void) => { unsubscribe(): void };
 };
+
+/** Inspection ids of session actors: `session:<sessionId>`. */
+const SESSION_ACTOR = 'session:';
+
+/** What the inspection stream tells about a live session actor. */
+interface LiveActor {
+  state: Record<string, string>;
+  queued: number;
+}
+
+/** The region states and queue length of a session actor's snapshot, if it is one. */
+function readSnapshot(snapshot: unknown): LiveActor | undefined {
+  const s = snapshot as { value?: unknown; context?: { queue?: unknown; inFlight?: unknown } } | null;
+  if (typeof s?.value !== 'object' || s.value === null) return undefined;
+  const state: Record<string, string> = {};
+  for (const [region, value] of Object.entries(s.value as Record<string, unknown>)) {
+    if (typeof value !== 'string') return undefined;
+    state[region] = value;
+  }
+  const length = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  return { state, queued: length(s.context?.queue) + length(s.context?.inFlight) };
+}
 
 export interface RuntimeSourceOptions {
   /** Page title (default `session-actors`). */
@@ -66,6 +92,9 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
   const transitions = new Map<string, DetailTransition[]>();
   const deliveries = new Map<string, DetailDelivery[]>();
   const listeners = new Set<(ids: string[]) => void>();
+  const live = new Map<string, LiveActor>();
+  /** A status change's reason that arrived before the inspection stream showed the change. */
+  const reasons = new Map<string, { to: string; reason: string }>();
 
   const notify = (ids: string[]) => {
     for (const cb of listeners) cb(ids);
@@ -135,6 +164,14 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
     },
     'session.closed': (e: { sessionId: string }) => changed(e.sessionId),
     'container.status': (e: { sessionId: string; from: string; to: string; reason: string }) => {
+      if (inspection !== undefined) {
+        // The inspection stream lists the change (before or after this event): give it its reason.
+        const t = transitions.get(e.sessionId)?.findLast((x) => x.region === 'container' && x.to === e.to);
+        if (t !== undefined && t.reason === null) t.reason = e.reason;
+        else reasons.set(e.sessionId, { to: e.to, reason: e.reason });
+        changed(e.sessionId);
+        return;
+      }
       push(
         transitions,
         e.sessionId,
@@ -184,6 +221,35 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
   };
   for (const [event, handler] of Object.entries(handlers)) rt.on(event as never, handler as never);
 
+  // Without describeSession, the inspection stream shows every region of every live actor.
+  const inspection =
+    describe === undefined && typeof rt.inspect === 'function'
+      ? rt.inspect((event) => {
+          if (event.type !== '@xstate.snapshot') return;
+          const actorId = (event.actorRef as { id?: unknown }).id;
+          if (typeof actorId !== 'string' || !actorId.startsWith(SESSION_ACTOR)) return;
+          const next = readSnapshot(event.snapshot);
+          if (next === undefined) return;
+          const id = actorId.slice(SESSION_ACTOR.length);
+          const previous = live.get(id);
+          live.set(id, next);
+          let moved = previous === undefined || previous.queued !== next.queued;
+          for (const [region, to] of Object.entries(next.state)) {
+            const from = previous?.state[region];
+            if (from === to) continue;
+            moved = true;
+            if (from === undefined) continue;
+            const at = new Date(now()).toISOString();
+            const waiting = region === 'container' ? reasons.get(id) : undefined;
+            const reason = waiting?.to === to ? waiting.reason : null;
+            if (reason !== null) reasons.delete(id);
+            const t: DetailTransition = { at, index: null, region, from, to, event: event.event.type, reason };
+            push(transitions, id, t, MAX_TRANSITIONS);
+          }
+          if (moved) notify([id]);
+        })
+      : undefined;
+
   const refreshMs = options.refreshMs ?? 3000;
   let timer: ReturnType<typeof setInterval> | undefined;
   if (refreshMs > 0) {
@@ -223,7 +289,10 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
       return {
         total: found.length,
         offset: query.offset,
-        rows: page.map((row) => withView(row, describe?.(row.id))),
+        rows: page.map((row) => {
+          const actor = live.get(row.id);
+          return withView(actor === undefined ? row : { ...row, queued: actor.queued }, describe?.(row.id));
+        }),
       };
     },
     session(id: string): SessionDetail | undefined {
@@ -234,7 +303,8 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
         dirty.delete(id);
       }
       const view = describe?.(id);
-      const row = withView(baseRow(id), view);
+      const actor = live.get(id);
+      const row = withView(actor === undefined ? baseRow(id) : { ...baseRow(id), queued: actor.queued }, view);
       if (view !== undefined) {
         return {
           row,
@@ -249,8 +319,8 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
       }
       return {
         row,
-        state: { container: row.containerStatus },
-        stateComplete: false,
+        state: actor === undefined ? { container: row.containerStatus } : { ...actor.state },
+        stateComplete: actor !== undefined,
         delivered: null,
         container: null,
         transitions: [...(transitions.get(id) ?? [])],
@@ -264,6 +334,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
     },
     dispose() {
       if (timer !== undefined) clearInterval(timer);
+      inspection?.unsubscribe();
       for (const [event, handler] of Object.entries(handlers)) rt.off(event as never, handler as never);
       listeners.clear();
     },

@@ -98,7 +98,7 @@ describe('live dashboard', () => {
       for (const [region, value] of Object.entries(shown)) {
         if (value !== '?') expect(highlighted).toContain(`session.${region}.${value}`);
       }
-      expect(await page.textContent('#detail')).toContain('stopped → running');
+      expect(await page.textContent('#detail')).toMatch(/container (stopped|starting) → running/);
 
       // Filtering narrows the table on the server.
       await page.fill('#filter', 'thread-2');

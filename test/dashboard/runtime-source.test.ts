@@ -130,9 +130,16 @@ describe('runtimeSource over a live runtime', () => {
       expect(changes.flat()).toContain(b.id);
       expect(source.sessions({ offset: 0, limit: 10, status: 'running' }).rows.map((r) => r.id)).toEqual([b.id]);
       const detail = source.session(b.id)!;
-      expect(detail.row.containerStatus).toBe('running');
-      expect(detail.state?.container).toBe('running');
-      expect(detail.transitions.some((t) => t.region === 'container' && t.to === 'running')).toBe(true);
+      const now = rt.containerStatus(b.id);
+      expect(detail.row.containerStatus).toBe(now);
+      // Every region of the live actor (from describeSession, or else the inspection stream).
+      expect(detail.stateComplete).toBe(true);
+      expect(detail.state).toMatchObject({ container: now, poller: 'polling', mailbox: expect.any(String) });
+      const start = detail.transitions.find((t) => t.region === 'container' && t.to === 'running');
+      expect(start).toMatchObject({ from: 'starting', reason: 'wake' });
+      expect(detail.transitions.some((t) => t.region === 'poller' && t.from === 'off' && t.to === 'polling')).toBe(
+        true,
+      );
       source.dispose?.();
     } finally {
       await rt.close();
@@ -269,5 +276,57 @@ describe('runtimeSource reads', () => {
     sessions.set(info(1).id, info(1, { status: 'closed' }));
     vi.advanceTimersByTime(5_000);
     expect(seen).toHaveLength(1);
+  });
+
+  it('follows every region of live actors through the inspection stream when describeSession is missing', () => {
+    const { rt, emitter, calls } = stubRuntime(2, false);
+    let observer: ((event: unknown) => void) | undefined;
+    const unsubscribed: boolean[] = [];
+    (rt as { inspect?: unknown }).inspect = (o: (event: unknown) => void) => {
+      observer = o;
+      return { unsubscribe: () => unsubscribed.push(true) };
+    };
+    const source = runtimeSource(rt, { refreshMs: 0, now: () => Date.UTC(2026, 0, 1, 12) });
+    const seen: string[][] = [];
+    source.onChange((ids) => seen.push(ids));
+    const id = info(0).id;
+    const snapshot = (container: string, poller: string, mailbox: string, queue: number, event: string) =>
+      observer!({
+        type: '@xstate.snapshot',
+        actorRef: { id: `session:${id}` },
+        event: { type: event },
+        snapshot: { value: { container, poller, mailbox }, context: { queue: new Array(queue), inFlight: [] } },
+      });
+    snapshot('stopped', 'off', 'idle', 0, 'xstate.init');
+    snapshot('stopped', 'off', 'idle', 0, 'session.quietCheck'); // nothing moved: no change reported
+    snapshot('stopped', 'off', 'gathering', 2, 'mailbox.enqueue');
+    // The status event may come before the snapshot that shows the change.
+    emitter.emit('container.status', { sessionId: id, from: 'stopped', to: 'running', reason: 'message m-1' });
+    snapshot('running', 'polling', 'gathering', 2, 'xstate.done.actor.0.session.container.starting');
+    // Other actors of the system are not sessions.
+    observer!({
+      type: '@xstate.snapshot',
+      actorRef: { id: 'registry' },
+      event: { type: 'x' },
+      snapshot: { value: 'ready' },
+    });
+    expect(seen).toEqual([[id], [id], [id], [id]]);
+    const d = source.session(id)!;
+    expect(d).toMatchObject({
+      stateComplete: true,
+      state: { container: 'running', poller: 'polling', mailbox: 'gathering' },
+    });
+    expect(d.row.queued).toBe(2);
+    expect(d.transitions.map((t) => [t.region, t.from, t.to, t.event, t.reason])).toEqual([
+      ['mailbox', 'idle', 'gathering', 'mailbox.enqueue', null],
+      ['container', 'stopped', 'running', 'xstate.done.actor.0.session.container.starting', 'message m-1'],
+      ['poller', 'off', 'polling', 'xstate.done.actor.0.session.container.starting', null],
+    ]);
+    expect(source.sessions({ offset: 0, limit: 1 }).rows[0]!.queued).toBe(2);
+    // A session the stream has not shown keeps the degraded view.
+    expect(source.session(info(1).id)).toMatchObject({ stateComplete: false, state: { container: 'stopped' } });
+    expect(calls.describe).toBe(0);
+    source.dispose?.();
+    expect(unsubscribed).toEqual([true]);
   });
 });
