@@ -67,7 +67,8 @@ export interface RuntimeSourceOptions {
   now?: () => number;
 }
 
-const MAX_TRANSITIONS = 50;
+/** Transitions kept per session and region: a busy mailbox cannot push the container's history out. */
+const MAX_TRANSITIONS_PER_REGION = 25;
 const MAX_DELIVERIES = 20;
 
 function push<T>(map: Map<string, T[]>, id: string, item: T, max: number): void {
@@ -89,7 +90,20 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
   const rows = new Map<string, SessionRow>();
   const modes = new Map<string, string | null>();
   const dirty = new Set<string>();
-  const transitions = new Map<string, DetailTransition[]>();
+  /** Per session, per region, the latest transitions with their arrival order. */
+  const transitions = new Map<string, Map<string, { seq: number; t: DetailTransition }[]>>();
+  let seq = 0;
+  const record = (id: string, t: DetailTransition) => {
+    let regions = transitions.get(id);
+    if (regions === undefined) transitions.set(id, (regions = new Map()));
+    push(regions, t.region, { seq: seq++, t }, MAX_TRANSITIONS_PER_REGION);
+  };
+  /** A session's transitions over all regions, oldest first. */
+  const history = (id: string): DetailTransition[] =>
+    [...(transitions.get(id)?.values() ?? [])]
+      .flat()
+      .sort((a, b) => a.seq - b.seq)
+      .map((x) => ({ ...x.t }));
   const deliveries = new Map<string, DetailDelivery[]>();
   const listeners = new Set<(ids: string[]) => void>();
   const live = new Map<string, LiveActor>();
@@ -166,26 +180,24 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
     'container.status': (e: { sessionId: string; from: string; to: string; reason: string }) => {
       if (inspection !== undefined) {
         // The inspection stream lists the change (before or after this event): give it its reason.
-        const t = transitions.get(e.sessionId)?.findLast((x) => x.region === 'container' && x.to === e.to);
+        const t = transitions
+          .get(e.sessionId)
+          ?.get('container')
+          ?.findLast((x) => x.t.to === e.to)?.t;
         if (t !== undefined && t.reason === null) t.reason = e.reason;
         else reasons.set(e.sessionId, { to: e.to, reason: e.reason });
         changed(e.sessionId);
         return;
       }
-      push(
-        transitions,
-        e.sessionId,
-        {
-          at: new Date(now()).toISOString(),
-          index: null,
-          region: 'container',
-          from: e.from,
-          to: e.to,
-          event: 'container.status',
-          reason: e.reason,
-        },
-        MAX_TRANSITIONS,
-      );
+      record(e.sessionId, {
+        at: new Date(now()).toISOString(),
+        index: null,
+        region: 'container',
+        from: e.from,
+        to: e.to,
+        event: 'container.status',
+        reason: e.reason,
+      });
       changed(e.sessionId);
     },
     'message.written': (e: { sessionId: string; duplicate: boolean }) => {
@@ -244,7 +256,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
             const reason = waiting?.to === to ? waiting.reason : null;
             if (reason !== null) reasons.delete(id);
             const t: DetailTransition = { at, index: null, region, from, to, event: event.event.type, reason };
-            push(transitions, id, t, MAX_TRANSITIONS);
+            record(id, t);
           }
           if (moved) notify([id]);
         })
@@ -323,7 +335,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
         stateComplete: actor !== undefined,
         delivered: null,
         container: null,
-        transitions: [...(transitions.get(id) ?? [])],
+        transitions: history(id),
         deliveries: [...(deliveries.get(id) ?? [])],
         records: [],
       };

@@ -326,6 +326,14 @@ describe('runtimeSource reads', () => {
     // A session the stream has not shown keeps the degraded view.
     expect(source.session(info(1).id)).toMatchObject({ stateComplete: false, state: { container: 'stopped' } });
     expect(calls.describe).toBe(0);
+    // A busy mailbox does not push the container's history out: each region keeps its own.
+    for (let i = 0; i < 60; i++) {
+      snapshot('running', 'polling', i % 2 === 0 ? 'idle' : 'committing', 0, 'mailbox.committed');
+    }
+    const busy = source.session(id)!.transitions;
+    expect(busy.filter((t) => t.region === 'mailbox')).toHaveLength(25);
+    expect(busy.filter((t) => t.region === 'container').map((t) => t.reason)).toEqual(['message m-1']);
+    expect(busy.at(-1)).toMatchObject({ region: 'mailbox', to: 'committing' });
     source.dispose?.();
     expect(unsubscribed).toEqual([true]);
   });

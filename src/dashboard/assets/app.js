@@ -24,6 +24,8 @@
     selected: null,
     rows: [],
     total: 0,
+    /** Region whose transitions the detail lists ('' for all). */
+    region: '',
   };
 
   // ------------------------------------------------------------------ helpers
@@ -79,6 +81,15 @@
   }
 
   const isReplay = () => state.info && state.info.kind === 'replay';
+
+  /** XState's generated event types, written the way the chart labels them. */
+  function eventLabel(type) {
+    let m = /^xstate\.after\.([^.]+)\./.exec(type);
+    if (m) return `after(${m[1]})`;
+    m = /^xstate\.(done|error)\.actor\.(?:\d+\.)?(?:[^.]+\.)?(.+)$/.exec(type);
+    if (m) return `${m[1] === 'done' ? 'onDone' : 'onError'}(${m[2]})`;
+    return type;
+  }
 
   function writeHash() {
     const p = new URLSearchParams();
@@ -270,6 +281,7 @@
       ),
     );
     const c = d.container;
+    const shown = state.region ? d.transitions.filter((t) => t.region === state.region) : d.transitions;
     const parts = [
       el('h2', { class: 'id', text: r.id }),
       stateLine,
@@ -298,12 +310,28 @@
           r.lastChange !== null && r.lastChange !== undefined ? `record ${r.lastChange}` : dash(r.lastActive),
         ),
       ]),
-      el('h3', { text: 'Recent transitions' }),
-      d.transitions.length === 0
+      el('div', { class: 'subhead' }, [
+        el('h3', { text: 'Recent transitions' }),
+        el(
+          'select',
+          {
+            id: 'region-filter',
+            'aria-label': 'region',
+            onchange: (e) => {
+              state.region = e.target.value;
+              renderDetail(d);
+            },
+          },
+          ['', ...regions].map((r) =>
+            el('option', { value: r, selected: r === state.region, text: r === '' ? 'all regions' : r }),
+          ),
+        ),
+      ]),
+      shown.length === 0
         ? el('p', { class: 'muted', text: 'none seen' })
         : table(
             ['when', 'change', 'cause'],
-            d.transitions
+            shown
               .slice()
               .reverse()
               .map((t) =>
@@ -318,7 +346,7 @@
                     `${t.from || '∅'} → ${t.to}`,
                   ]),
                   el('td', { class: 'reason' }, [
-                    el('div', { text: t.event }),
+                    el('div', { title: t.event, text: eventLabel(t.event) }),
                     t.reason && t.reason !== t.event ? el('div', { class: 'muted', text: t.reason }) : null,
                   ]),
                 ]),
