@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaySource } from '../../src/dashboard/replay-source.js';
+import { rowMatcher, type DashboardSource } from '../../src/dashboard/source.js';
 import { startDashboard } from '../../src/dashboard/server.js';
 import { buildReplayTimeline } from '../../src/eventlog/replay-timeline.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
@@ -112,6 +113,73 @@ describe('live dashboard', () => {
     } finally {
       await dashboard.close();
       await rt.close();
+    }
+  });
+});
+
+describe('dashboard at scale', () => {
+  it('pages 10,000 sessions, filters them on the server, and stays calm while 1,000 of them are busy', async () => {
+    const all = Array.from({ length: 10_000 }, (_, i) => ({
+      id: `s-${String(i).padStart(5, '0')}`,
+      mode: i % 3 === 0 ? 'per-thread' : 'shared',
+      agentGroupId: `ag-${i % 7}`,
+      messagingGroupId: `mg-${i % 11}`,
+      threadId: null,
+      status: 'active' as const,
+      containerStatus: i % 5 === 0 ? 'running' : 'stopped',
+      queued: 0,
+      messagesIn: i,
+      messagesOut: 0,
+      failed: 0,
+      lastActive: null,
+      lastChange: null,
+    }));
+    const listeners = new Set<(ids: string[]) => void>();
+    const source: DashboardSource = {
+      kind: 'live',
+      title: 'ten thousand',
+      sessions(q) {
+        const found = all.filter(rowMatcher(q));
+        return { total: found.length, offset: q.offset, rows: found.slice(q.offset, q.offset + q.limit) };
+      },
+      session: () => undefined,
+      onChange(cb) {
+        listeners.add(cb);
+        return () => void listeners.delete(cb);
+      },
+    };
+    const dashboard = await startDashboard(source);
+    try {
+      const page = await open(dashboard.url);
+      expect(await page.textContent('#count')).toBe('10000 sessions');
+      expect(await page.locator('#table tbody tr[data-session-id]').count()).toBe(50);
+      await page.click('#page-next');
+      await waitUntil(page, `document.getElementById('page').textContent === '51–100'`);
+      expect((await rowIds(page))[0]).toBe('s-00050');
+      await page.fill('#filter', 'ag-3 per-thread');
+      await waitUntil(page, `document.getElementById('count').textContent === '477 sessions'`);
+      expect(await page.textContent('#page')).toBe('1–50');
+
+      // 1,000 sessions change 20 times each over about a second: the page re-reads a handful of times.
+      const reads: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/api/sessions')) reads.push(r.url());
+      });
+      const started = Date.now();
+      for (let round = 0; round < 20; round++) {
+        for (const cb of listeners) cb(all.slice(0, 1_000).map((r) => r.id));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      // At most one batch per 250 ms reaches the page, and each costs it one read of its rows.
+      const batches = Math.ceil((Date.now() - started) / 250) + 1;
+      expect(reads.length).toBeGreaterThan(0);
+      expect(reads.length).toBeLessThanOrEqual(batches);
+      expect(reads.length).toBeLessThan(20);
+      expect(problemsOf(page)).toEqual([]);
+      await page.close();
+    } finally {
+      await dashboard.close();
     }
   });
 });
