@@ -9,7 +9,8 @@
  */
 
 export { createRuntime, Runtime } from './runtime/runtime.js';
-export type { RuntimeOptions, ResolveResult } from './runtime/runtime.js';
+export type { RuntimeOptions, ResolveResult, SessionView } from './runtime/runtime.js';
+export type { JournalTransition, JournalDelivery } from './runtime/session-journal.js';
 export type { RuntimeLimits } from './runtime/settings.js';
 /** Row counts of one session, as `runtime.messageCounts(id)` returns them. */
 export type { MessageCounts } from './runtime/types.js';

@@ -1,37 +1,48 @@
 /**
- * Outbound delivery: rows found by a session's poll go to the channel adapter of their
- * `channel_type`, with their outbox files; the outcome is recorded in `delivered` through the
- * session's mailbox, and the outbox is cleared after success.
+ * Outbound delivery: rows found by a session's poll go where `routeRow` says — a channel adapter
+ * (with their outbox files), the host (`system.message`), or nowhere (recorded `failed`) — and the
+ * outcome is recorded in `delivered` through the session's mailbox.
  *
- * Invariants (guarded by test/delivery/deliverer.test.ts):
- * 1. A message is never delivered twice: it is skipped while a delivery of it is in flight, and
- *    polls only return rows without a `delivered` record (written before the in-flight mark clears).
+ * Invariants (guarded by test/delivery/deliverer.test.ts and test/runtime/delivery-rules.test.ts):
+ * 1. A message is never delivered twice: it is skipped while a delivery of it is in flight, and it
+ *    stays in flight until its `delivered` record is committed (polls only return unsettled rows).
  * 2. A failing adapter is retried `maxAttempts` times with exponential backoff on the injected
  *    clock, then recorded `failed` and reported with `outbound.failed`.
- * 3. A failure to clear the outbox is logged and never turns a delivered message into a failed one.
- * 4. Per session, messages are delivered one at a time in the order the poll returned them
- *    (`seq` order), so a channel sees replies in the order the agent wrote them.
+ * 3. A reply whose outbox cannot be read (an id that names no folder, a refused directory or file)
+ *    is delivered without those files and the refusals are reported — never retried forever.
+ * 4. Per session, messages reach their channels one at a time in the order the poll returned them
+ *    (`seq` order); their records are queued without waiting, so the mailbox commits them in
+ *    batches while the next message is already on its way.
+ * 5. A failure to clear the outbox is logged and never turns a delivered message into a failed one.
  */
+import type { ContainerViolation } from '../files/container-violation.js';
 import type { Clock } from '../runtime/clock.js';
-import type { OutboundRow, PollResult, SessionOp } from '../runtime/session-ops.js';
+import type { OutboundRow, PollResult, SessionOp } from '../runtime/ops/types.js';
 import type { ChannelAdapter, Logger, OutboundDelivery } from '../runtime/types.js';
+import type { Route } from './router.js';
 
 export interface DeliveryTarget {
   sessionId: string;
-  /** Channel of the session's messaging group, for rows that name none. */
-  defaultChannelType: string | null;
+  route(row: OutboundRow): Route;
   request<T>(op: SessionOp): Promise<T>;
 }
 
 export interface DelivererDeps {
   clock: Clock;
   logger: Logger;
-  adapterFor(channelType: string | null): ChannelAdapter;
-  nowIso(): string;
+  /** The time a delivery is recorded at, as `delivered.delivered_at` stores it. */
+  recordedAt(): string;
   maxAttempts: number;
   backoffMs: number;
-  onDelivered(e: { sessionId: string; messageId: string; platformMessageId: string | null }): void;
-  onFailed(e: { sessionId: string; messageId: string; error: Error }): void;
+  onDelivered(e: { sessionId: string; messageId: string; platformMessageId: string | null }, row: OutboundRow): void;
+  onFailed(e: { sessionId: string; messageId: string; error: Error }, row: OutboundRow): void;
+  onSystem(e: { sessionId: string; messageId: string; content: unknown }): void;
+  onViolation(sessionId: string, violation: ContainerViolation): void;
+}
+
+interface OutboxRead {
+  files: { filename: string; data: Buffer }[] | undefined;
+  refused: { filename: string | null; violation: ContainerViolation }[];
 }
 
 function parseContent(content: string): unknown {
@@ -58,14 +69,21 @@ export class Deliverer {
   constructor(private readonly deps: DelivererDeps) {}
 
   /** Starts delivering every row of `poll` that is not already on its way. */
-  handlePoll(target: DeliveryTarget, poll: PollResult): void {
+  handlePoll(target: DeliveryTarget, poll: Pick<PollResult, 'undelivered'>): void {
     for (const row of poll.undelivered) {
       const key = `${target.sessionId}\u0000${row.id}`;
       if (this.inFlight.has(key)) continue;
       this.inFlight.add(key);
-      const tail = (this.chains.get(target.sessionId) ?? Promise.resolve())
-        .then(() => this.deliver(target, row))
-        .finally(() => this.inFlight.delete(key));
+      const tail = (this.chains.get(target.sessionId) ?? Promise.resolve()).then(() =>
+        this.deliver(target, row).then(
+          ({ recorded }) => {
+            void recorded.finally(() => this.inFlight.delete(key));
+          },
+          () => {
+            this.inFlight.delete(key);
+          },
+        ),
+      );
       this.chains.set(target.sessionId, tail);
       void tail.finally(() => {
         if (this.chains.get(target.sessionId) === tail) this.chains.delete(target.sessionId);
@@ -73,6 +91,7 @@ export class Deliverer {
     }
   }
 
+  /** Deliveries not yet recorded. */
   get pending(): number {
     return this.inFlight.size;
   }
@@ -82,56 +101,74 @@ export class Deliverer {
     this.timers.clear();
   }
 
-  private async deliver(target: DeliveryTarget, row: OutboundRow): Promise<void> {
+  /**
+   * Delivers one row; resolves once the next row may go (its record is queued), with the promise
+   * of the record itself (wrapped: an async function would wait for a promise it returns).
+   */
+  private async deliver(target: DeliveryTarget, row: OutboundRow): Promise<{ recorded: Promise<void> }> {
     const { deps } = this;
+    const { sessionId } = target;
+    const messageId = row.id;
+    const record = (status: 'delivered' | 'failed', platformMessageId: string | null, error: string | null) =>
+      target.request<boolean>({
+        kind: 'recordDelivery',
+        record: { messageOutId: messageId, platformMessageId, status, deliveredAt: deps.recordedAt(), error },
+        origin: row.origin,
+      });
+    const bookkeeping = (p: Promise<unknown>, then: () => void): { recorded: Promise<void> } => ({
+      recorded: p.then(then, (error: unknown) => {
+        deps.logger.error({ sessionId, messageId, error }, 'delivery bookkeeping failed');
+      }),
+    });
     try {
       const content = parseContent(row.content);
+      const route = target.route(row);
+      if (route.kind === 'refuse') {
+        const error = new Error(route.reason);
+        deps.logger.warn({ sessionId, messageId, reason: route.reason }, 'outbound message refused');
+        return bookkeeping(record('failed', null, route.reason), () =>
+          deps.onFailed({ sessionId, messageId, error }, row),
+        );
+      }
+      if (route.kind === 'host') {
+        // For the host to act on (NanoClaw handles these in the host): at least once, then recorded.
+        deps.onSystem({ sessionId, messageId, content });
+        return bookkeeping(record('delivered', null, null), () => undefined);
+      }
       const names = declaredFiles(content);
-      const files =
-        names.length > 0
-          ? await target.request<{ filename: string; data: Buffer }[] | undefined>({
-              kind: 'readOutbox',
-              messageId: row.id,
-              filenames: names,
-            })
-          : undefined;
-      const channelType = row.channel_type ?? target.defaultChannelType;
+      let files: OutboundDelivery['files'];
+      if (names.length > 0) {
+        const read = await target.request<OutboxRead>({ kind: 'readOutboxChecked', messageId, filenames: names });
+        for (const r of read.refused) deps.onViolation(sessionId, r.violation);
+        files = read.files;
+      }
       const msg: OutboundDelivery = {
-        sessionId: target.sessionId,
-        messageId: row.id,
+        sessionId,
+        messageId,
         kind: row.kind,
-        channelType,
-        platformId: row.platform_id,
-        threadId: row.thread_id,
+        channelType: route.address.channelType,
+        platformId: route.address.platformId,
+        threadId: route.address.threadId,
         content,
         ...(files !== undefined ? { files } : {}),
       };
-      const outcome = await this.attempt(deps.adapterFor(channelType), msg);
-      if (outcome.ok) {
-        await target.request({
-          kind: 'recordDelivery',
-          record: {
-            messageOutId: row.id,
-            platformMessageId: outcome.platformMessageId,
-            status: 'delivered',
-            deliveredAt: deps.nowIso(),
-          },
-        });
-        if (names.length > 0) await target.request({ kind: 'clearOutbox', messageId: row.id });
-        deps.onDelivered({
-          sessionId: target.sessionId,
-          messageId: row.id,
-          platformMessageId: outcome.platformMessageId,
-        });
-      } else {
-        await target.request({
-          kind: 'recordDelivery',
-          record: { messageOutId: row.id, platformMessageId: null, status: 'failed', deliveredAt: deps.nowIso() },
-        });
-        deps.onFailed({ sessionId: target.sessionId, messageId: row.id, error: outcome.error });
+      const outcome = await this.attempt(route.adapter, msg);
+      if (!outcome.ok) {
+        return bookkeeping(record('failed', null, outcome.error.message), () =>
+          deps.onFailed({ sessionId, messageId, error: outcome.error }, row),
+        );
       }
+      const recorded = record('delivered', outcome.platformMessageId, null);
+      if (names.length > 0) {
+        // After the record: a failed removal is logged by clearOutbox and never matters to delivery.
+        void recorded.then(() => target.request({ kind: 'clearOutbox', messageId })).catch(() => undefined);
+      }
+      return bookkeeping(recorded, () =>
+        deps.onDelivered({ sessionId, messageId, platformMessageId: outcome.platformMessageId }, row),
+      );
     } catch (error) {
-      deps.logger.error({ sessionId: target.sessionId, messageId: row.id, error }, 'delivery bookkeeping failed');
+      deps.logger.error({ sessionId, messageId, error }, 'delivery bookkeeping failed');
+      return { recorded: Promise.resolve() };
     }
   }
 

@@ -38,6 +38,10 @@ export interface LogSettings {
   maxMessageBytes: number;
   maxTries: number;
   retryBackoffMs: number;
+  /** Poll limits (absent in logs recorded before they existed: the defaults apply). */
+  maxPollRows?: number;
+  maxOutboundBytes?: number;
+  timezone?: string;
 }
 
 export interface LogHeader {

@@ -10,13 +10,24 @@ import { LOG_FORMAT, LOG_VERSION, toLogJSON, type LogRecord, type LogSettings } 
 const FLUSH_AT_BYTES = 1 << 20;
 
 /** A result as a `mailbox.committed` event is logged: file bytes replaced by their sizes. */
+function summarizeFiles(files: { filename: string; data?: Buffer; bytes?: number }[]): unknown {
+  return files.map((f) => ({ filename: f.filename, bytes: Buffer.isBuffer(f.data) ? f.data.length : f.bytes }));
+}
+
 export function summarizeResult(result: OpResult): OpResult {
-  if (!result.ok || result.kind !== 'readOutbox' || !Array.isArray(result.value)) return result;
-  const files = result.value as { filename: string; data?: Buffer; bytes?: number }[];
-  return {
-    ...result,
-    value: files.map((f) => ({ filename: f.filename, bytes: Buffer.isBuffer(f.data) ? f.data.length : f.bytes })),
-  };
+  if (!result.ok) return result;
+  if (result.kind === 'readOutbox' && Array.isArray(result.value)) {
+    return { ...result, value: summarizeFiles(result.value as { filename: string; data?: Buffer }[]) };
+  }
+  if (result.kind === 'readOutboxChecked' && typeof result.value === 'object' && result.value !== null) {
+    const read = result.value as { files?: unknown; refused?: unknown };
+    if (!Array.isArray(read.files)) return result;
+    return {
+      ...result,
+      value: { ...read, files: summarizeFiles(read.files as { filename: string; data?: Buffer }[]) },
+    };
+  }
+  return result;
 }
 
 export class Recorder {

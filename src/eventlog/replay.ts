@@ -30,6 +30,7 @@ import { createPaths, type SessionPaths } from '../files/paths.js';
 import { resolveInCentral } from '../runtime/registry.js';
 import { createSessionEnv } from '../runtime/session-env.js';
 import {
+  DEFAULT_POLL_LIMITS,
   executeBatch,
   type BatchEnv,
   type Outside,
@@ -506,6 +507,11 @@ class Replayer {
         maxAttachmentBytes: settings.maxAttachmentBytes,
         maxMessageBytes: settings.maxMessageBytes,
         retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
+        poll: {
+          maxPollRows: settings.maxPollRows ?? DEFAULT_POLL_LIMITS.maxPollRows,
+          maxOutboundBytes: settings.maxOutboundBytes ?? DEFAULT_POLL_LIMITS.maxOutboundBytes,
+          timezone: settings.timezone ?? DEFAULT_POLL_LIMITS.timezone,
+        },
       },
       recordedOutside,
       () => undefined,

@@ -131,6 +131,7 @@ export class CommitThreads {
           ),
           warnings: [],
           queued: [],
+          settled: [],
         });
       }
     };

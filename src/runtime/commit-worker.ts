@@ -5,20 +5,19 @@
  * Invariants (guarded by test/runtime/commit-threads.test.ts):
  * 1. A job is self-contained plain data (paths, limits, operations, the batch's clock reading):
  *    the worker keeps no state between jobs, so any worker may take any session's batch.
- * 2. Nothing the worker does reaches the central DB: host-originated rows to keep centrally are
- *    handed back (`queued`) for the main thread to store before the callers settle; warnings are
- *    handed back too.
+ * 2. Nothing the worker does reaches the central DB: host-originated rows to keep or drop
+ *    centrally are handed back (`queued`, `settled`) for the main thread to apply before the
+ *    callers settle; warnings are handed back too.
  * 3. `runJob` never throws: failures are per-operation results (executeBatch's own guarantee).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CommitInput } from '../../machines/session.machine.js';
 import {
   executeBatch,
-  readOutboundSnapshot,
-  readSweepAcks,
+  liveOutside,
   type BatchEnv,
   type OutboundRow,
-  type Outside,
+  type PollLimits,
   type RetryPolicy,
 } from './session-ops.js';
 import type { OutboundDirectMessage } from './types.js';
@@ -35,6 +34,7 @@ export interface JobEnv {
   maxAttachmentBytes: number;
   maxMessageBytes: number;
   retry: RetryPolicy;
+  poll: PollLimits;
   /** Run the lazy column migration of inbound.db (its first batch in this process). */
   migrate: boolean;
 }
@@ -55,19 +55,12 @@ export interface CommitReply {
   warnings: [details: Record<string, unknown>, message: string][];
   /** Host-originated messages to keep in the central DB (`writeOutboundDirect` while a container runs). */
   queued: { message: OutboundDirectMessage; timestamp: string }[];
-}
-
-/** The live reads of the container's side of a session folder. */
-export function liveOutside(outboundDbPath: string, heartbeatPath: string): Outside {
-  return {
-    pollSnapshot: ({ nowIso }) => readOutboundSnapshot(outboundDbPath, heartbeatPath, nowIso),
-    sweepAcks: (_op, out) => readSweepAcks(out),
-    observed: (_op, compute) => compute(),
-  };
+  /** Host-originated messages now settled, to drop from the central DB. */
+  settled: string[];
 }
 
 export function runJob(job: CommitJob): CommitReply {
-  const reply: CommitReply = { id: job.id, results: [], warnings: [], queued: [] };
+  const reply: CommitReply = { id: job.id, results: [], warnings: [], queued: [], settled: [] };
   const e = job.env;
   const env: BatchEnv = {
     sessionDir: e.sessionDir,
@@ -77,6 +70,7 @@ export function runJob(job: CommitJob): CommitReply {
     maxAttachmentBytes: e.maxAttachmentBytes,
     maxMessageBytes: e.maxMessageBytes,
     retry: e.retry,
+    poll: e.poll,
     outside: liveOutside(e.outboundDbPath, e.heartbeatPath),
     state: { migrated: !e.migrate },
     warn: (details, message) => void reply.warnings.push([details, message]),
@@ -85,6 +79,7 @@ export function runJob(job: CommitJob): CommitReply {
       reply.queued.push({ message, timestamp });
       return true;
     },
+    settleDirectOutbound: (id) => void reply.settled.push(id),
   };
   reply.results = toWire(executeBatch(env, job.input, job.at));
   return reply;

@@ -1,100 +1,32 @@
 /**
- * Session resolution (API.md "Session modes") and the registry actor that serializes it.
+ * The registry: resolution of sessions (src/runtime/resolve.ts) behind a key cache, and the
+ * registry actor that serializes every resolution that has to write.
  *
  * Invariants (guarded by test/runtime/registry.test.ts):
- * 1. One active session per resolution key: the key row and the session row are written in one
- *    `BEGIN IMMEDIATE` transaction of the central DB, so concurrent resolutions — in this process
- *    (serialized by the registry actor) or in other processes (serialized by SQLite's write lock) —
- *    see each other ("forked processes resolving the same 50 keys get one session per key").
- * 2. `agent-shared` resolves to the key's anchor, the first session created for it, while that is
- *    active; a closed session is never returned.
- * 3. A session's folder and both DBs are created inside that transaction, before its row commits;
- *    a resolution that finds a row without its folder recreates it (crash repair).
+ * 1. Resolutions that write (a creation, an adoption, a first destination) run one at a time, in
+ *    arrival order, on the registry actor: "resolves one session for 1000 concurrent calls of
+ *    one key, created once".
+ * 2. The key cache only answers what the central DB says: it is filled by resolutions, emptied
+ *    of a session's keys when the session closes, and — this runtime being the directory's only
+ *    owner — nothing else changes those rows. A hit costs no central write lock.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { fromPromise, type Actor } from 'xstate';
 import { registryMachine, type ResolveOutcome, type ResolveRequest } from '../../machines/registry.machine.js';
 import { RuntimeError } from '../errors.js';
-import type { SessionPaths } from '../files/paths.js';
-import { assertSafeSegment } from '../files/segment.js';
-import {
-  getAgentGroup,
-  getMessagingGroup,
-  getSession,
-  getSessionKey,
-  insertSession,
-  resolutionKey,
-  setSessionKey,
-} from '../store/central.js';
-import { createSessionDbs, type Db } from '../store/session-db.js';
+import { resolutionKey } from '../store/central.js';
 import type { ActorSystem } from './actor-system.js';
-import type { Clock, IdSource } from './clock.js';
-import type { ResolveInput } from './validate.js';
+import { resolveInCentral, type ResolveCall, type ResolveDeps } from './resolve.js';
 
-export interface ResolveDeps {
-  central: Db;
-  paths: SessionPaths;
-  clock: Clock;
-  ids: IdSource;
-}
-
-/** Creates the folder, inbox/outbox and both DBs if any is missing. Idempotent. */
-export function ensureSessionFolder(paths: SessionPaths, agentGroupId: string, sessionId: string): boolean {
-  const inbound = paths.inboundDbPath(agentGroupId, sessionId);
-  const outbound = paths.outboundDbPath(agentGroupId, sessionId);
-  const inbox = paths.inboxDir(agentGroupId, sessionId);
-  const outbox = paths.outboxDir(agentGroupId, sessionId);
-  if (existsSync(inbound) && existsSync(outbound) && existsSync(inbox) && existsSync(outbox)) return false;
-  mkdirSync(inbox, { recursive: true });
-  mkdirSync(outbox, { recursive: true });
-  createSessionDbs(inbound, outbound);
-  return true;
-}
-
-/** A resolution request; `at` is the clock reading of the call that asked (the creation time). */
-export type ResolveCall = ResolveInput & { at?: number };
-
-export function resolveInCentral(deps: ResolveDeps, req: ResolveCall): ResolveOutcome {
-  const { central, paths } = deps;
-  if (getAgentGroup(central, req.agentGroupId) === undefined) {
-    throw new RuntimeError('UNKNOWN_AGENT_GROUP', `agent group ${req.agentGroupId} does not exist`);
-  }
-  const { messagingGroupId } = req;
-  if (messagingGroupId !== null && getMessagingGroup(central, messagingGroupId) === undefined) {
-    throw new RuntimeError('INVALID_INPUT', `messaging group ${messagingGroupId} does not exist`);
-  }
-  const threadId = req.mode === 'per-thread' ? req.threadId : null;
-  const key = resolutionKey(req.mode, req.agentGroupId, messagingGroupId, threadId);
-  return central
-    .transaction((): ResolveOutcome => {
-      const existing = getSessionKey(central, key);
-      const anchor = existing && getSession(central, existing.session_id);
-      if (anchor !== undefined && (anchor.status ?? 'active') === 'active') {
-        ensureSessionFolder(paths, anchor.agent_group_id, anchor.id);
-        return { sessionId: anchor.id, created: false };
-      }
-      const sessionId = assertSafeSegment(deps.ids.next('sess'), 'sessionId');
-      ensureSessionFolder(paths, req.agentGroupId, sessionId);
-      insertSession(central, {
-        id: sessionId,
-        agent_group_id: req.agentGroupId,
-        messaging_group_id: messagingGroupId,
-        thread_id: threadId,
-        agent_provider: getAgentGroup(central, req.agentGroupId)?.agent_provider ?? null,
-        status: 'active',
-        container_status: 'stopped',
-        last_active: null,
-        created_at: new Date(req.at ?? deps.clock.now()).toISOString(),
-      });
-      setSessionKey(central, { key, mode: req.mode, agent_group_id: req.agentGroupId, session_id: sessionId });
-      return { sessionId, created: true };
-    })
-    .immediate();
-}
+export { resolveInCentral, createSessionFolder, type ResolveCall, type ResolveDeps } from './resolve.js';
 
 interface Waiter {
   resolve(outcome: ResolveOutcome): void;
   reject(error: unknown): void;
+}
+
+function keyOf(req: ResolveCall): string {
+  const threadId = req.mode === 'per-thread' ? req.threadId : null;
+  return resolutionKey(req.mode, req.agentGroupId, req.messagingGroupId, threadId);
 }
 
 /** The registry actor with a promise API: `resolve(req)` answers in arrival order. */
@@ -103,17 +35,21 @@ export class Registry {
   private readonly system: ActorSystem;
   private readonly waiters = new Map<string, Waiter>();
   private requests = 0;
+  /** Resolution key → active session. */
+  private readonly keys = new Map<string, string>();
+  /** Session → its cached keys (to forget them when it closes). */
+  private readonly keysOf = new Map<string, string[]>();
+  /** `agentGroupId \0 messagingGroupId` pairs already recorded as destinations. */
+  private readonly wired = new Set<string>();
 
-  constructor(
-    deps: ResolveDeps,
-    options: {
-      system: ActorSystem;
-      onError(error: unknown): void;
-    },
-  ) {
+  constructor(deps: ResolveDeps, options: { system: ActorSystem; onError(error: unknown): void }) {
     const machine = registryMachine.provide({
       actors: {
-        resolveSession: fromPromise<ResolveOutcome, ResolveRequest>(async ({ input }) => resolveInCentral(deps, input)),
+        resolveSession: fromPromise<ResolveOutcome, ResolveRequest>(async ({ input }) => {
+          const outcome = resolveInCentral(deps, input);
+          this.remember(input, outcome.sessionId);
+          return outcome;
+        }),
       },
     });
     this.system = options.system;
@@ -127,6 +63,20 @@ export class Registry {
   /** Resolutions asked for and not yet answered. */
   get busy(): boolean {
     return this.waiters.size > 0;
+  }
+
+  /**
+   * The session of an existing key, answered from memory when nothing needs writing (the key is
+   * known, its session active, its messaging group already a destination); undefined otherwise.
+   */
+  cached(req: ResolveCall): string | undefined {
+    if (this.waiters.size > 0) return undefined; // keep arrival order behind a resolution in flight
+    const sessionId = this.keys.get(keyOf(req));
+    if (sessionId === undefined) return undefined;
+    if (req.messagingGroupId !== null && !this.wired.has(`${req.agentGroupId}\u0000${req.messagingGroupId}`)) {
+      return undefined;
+    }
+    return sessionId;
   }
 
   resolve(input: ResolveCall): Promise<ResolveOutcome> {
@@ -147,9 +97,24 @@ export class Registry {
     });
   }
 
+  /** A session closed: no key may lead to it any more. */
+  forget(sessionId: string): void {
+    for (const key of this.keysOf.get(sessionId) ?? []) if (this.keys.get(key) === sessionId) this.keys.delete(key);
+    this.keysOf.delete(sessionId);
+  }
+
   stop(): void {
     this.system.stopMember(this.actor);
     for (const w of this.waiters.values()) w.reject(new RuntimeError('RUNTIME_CLOSED', 'runtime closed'));
     this.waiters.clear();
+  }
+
+  private remember(req: ResolveCall, sessionId: string): void {
+    const key = keyOf(req);
+    this.keys.set(key, sessionId);
+    const list = this.keysOf.get(sessionId);
+    if (list === undefined) this.keysOf.set(sessionId, [key]);
+    else if (!list.includes(key)) list.push(key);
+    if (req.messagingGroupId !== null) this.wired.add(`${req.agentGroupId}\u0000${req.messagingGroupId}`);
   }
 }

@@ -1,29 +1,40 @@
 /**
  * `createRuntime`: the promise API and the events of session-actors. This module is the facade:
- * it validates each call, records it, and hands it to the part that owns it — the registry
- * (resolution), the session host (live actors and their mailboxes), the supervisor (containers),
- * the deliverer (outbound messages) — which it wires together here and which never import it.
+ * it validates each call, records it, and hands it to the part that owns it, wiring the parts
+ * together here; none of them imports it.
+ *
+ * - the registry (src/runtime/registry.ts): which session a message belongs to;
+ * - the session host (session-host.ts): live session actors and their mailboxes, commits on the
+ *   commit threads (commit-threads.ts) in fair turns (commit-scheduler.ts);
+ * - the supervisor (supervisor.ts): containers, liveness, what follows an exit;
+ * - the session loop (session-loop.ts): what commits bring back — delivery (src/delivery/),
+ *   violations, scheduled and stranded work (work-scheduler.ts);
+ * - start-up (recovery.ts), ownership (ownership.ts), observers (central-watch.ts), the event log.
  *
  * Invariants (guarded by test/runtime/*.test.ts):
  * 1. Every public method validates its arguments first and rejects (never throws) with a
  *    `RuntimeError`; nothing is queued or written for a rejected call (validation.test.ts).
  * 2. Every session DB operation goes through the session's actor mailbox; a method resolves only
  *    after its operation is committed and the DB closed, in call order per session (mailbox.test.ts).
- * 3. On start, sessions the central DB says are running or idle have no container of ours: they
- *    are reconciled to `stopped` and a `container.status` event says why (lifecycle.test.ts).
- * 4. A listener that throws never breaks the runtime: it is reported as an `error` event.
+ * 3. A listener that throws never breaks the runtime: it is reported as an `error` event.
+ * 4. close() settles whatever is in flight (close.test.ts).
  */
 import { EventEmitter } from 'eventemitter3';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { CommitInput, OpResult, SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver } from '../container/driver.js';
-import { Deliverer } from '../delivery/deliverer.js';
+import { adapterLookup } from '../delivery/router.js';
 import { consoleAdapter } from '../delivery/console-adapter.js';
 import { RuntimeError, toStorageError } from '../errors.js';
+import { digestDataDir } from '../eventlog/digest.js';
+import { RECONCILED_REASON } from '../eventlog/format.js';
+import { Recorder } from '../eventlog/recorder.js';
+import { violationOf } from '../files/container-violation.js';
 import { centralDbPath, createPaths, type SessionPaths } from '../files/paths.js';
+import { repairInbound } from '../store/repair-inbound.js';
 import {
-  getMessagingGroup,
+  deleteDirectOutbound,
   getSession,
   listSessions,
   markSessionClosed,
@@ -36,33 +47,33 @@ import {
   type SessionRow,
 } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
-import { digestDataDir } from '../eventlog/digest.js';
-import { RECONCILED_REASON, type LogSettings } from '../eventlog/format.js';
-import { Recorder } from '../eventlog/recorder.js';
 import { ActorSystem } from './actor-system.js';
-import { isoAt, randomIds, systemClock, type IdSource } from './clock.js';
+import { readArgs } from './arguments.js';
+import { guarded, logSettings, noneDriver, readFilter, recordingIds, toInfo, WRITES } from './calls.js';
 import { CentralWatch, type CentralChange } from './central-watch.js';
+import { randomIds, systemClock, type IdSource } from './clock.js';
 import { CommitScheduler } from './commit-scheduler.js';
 import { CommitThreads } from './commit-threads.js';
 import { LastActive } from './last-active.js';
-import { readArgs } from './arguments.js';
 import { DataDirLock } from './ownership.js';
-import { ensureSessionFolder, Registry } from './registry.js';
-import { directOutboundRows, queueDirectOutbound } from './session-env.js';
-import { fromWire } from './wire.js';
+import { cleanUnfinishedCreations, orphanError, reconcileStatuses } from './recovery.js';
+import { Registry } from './registry.js';
 import type { SessionActor } from './session-actor.js';
+import { directOutboundRows, queueDirectOutbound } from './session-env.js';
 import { SessionHost } from './session-host.js';
-import { countMessages, type OutboundRow, type PollResult, type SweepResult } from './session-ops.js';
+import { SessionJournal } from './session-journal.js';
+import { SessionLoop } from './session-loop.js';
+import { countMessages, type OutboundRow } from './session-ops.js';
+import { describeSession, type SessionView } from './session-view.js';
 import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
 import { Supervisor } from './supervisor.js';
 import { TrackedClock } from './tracked-clock.js';
 import {
-  type ChannelAdapter,
   type ContainerStatus,
   type InboundMessage,
+  type Logger,
   type MessageCounts,
   type OutboundDirectMessage,
-  type Logger,
   type RuntimeEvents,
   type SessionInfo,
   type SessionMode,
@@ -78,100 +89,17 @@ import {
   parseText,
   validId,
 } from './validate.js';
+import { Violations } from './violations.js';
+import { fromWire } from './wire.js';
+import { WorkScheduler } from './work-scheduler.js';
 
 export type { RuntimeOptions } from './settings.js';
+export type { SessionView } from './session-view.js';
 
 export interface ResolveResult {
   session: SessionInfo;
   created: boolean;
 }
-
-function logSettings(settings: Settings): LogSettings {
-  return {
-    pollMs: settings.pollMs,
-    idleStopMs: settings.idleStopMs,
-    passivateMs: settings.passivateMs,
-    maxBatch: settings.maxBatch,
-    maxAttachmentBytes: settings.maxAttachmentBytes,
-    maxMessageBytes: settings.maxMessageBytes,
-    maxTries: settings.maxTries,
-    retryBackoffMs: settings.retryBackoffMs,
-  };
-}
-
-function toInfo(row: SessionRow, status: ContainerStatus, lastActive: string | null): SessionInfo {
-  return {
-    id: row.id,
-    agentGroupId: row.agent_group_id,
-    messagingGroupId: row.messaging_group_id,
-    threadId: row.thread_id,
-    agentProvider: row.agent_provider,
-    status: row.status ?? 'active',
-    containerStatus: status,
-    lastActive,
-    createdAt: row.created_at,
-  };
-}
-
-/**
- * Rejects instead of throwing: every public method runs its body through this. A body that
- * already returns a promise is handed back as it is, with no promise wrapped around it.
- */
-function guarded<T>(body: () => T | Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(body());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-/** Wraps an id source so every minted id is also written to the event log. */
-function recordingIds(ids: IdSource, recorder: Recorder): IdSource {
-  return {
-    next(prefix) {
-      const v = ids.next(prefix);
-      recorder.record({ k: 'id', p: prefix, v });
-      return v;
-    },
-  };
-}
-
-/** A `listSessions` filter as plain strings, or undefined when it can match nothing. */
-function readFilter(filter: unknown): { agentGroupId?: string; status?: string } | undefined {
-  if (filter === undefined || filter === null) return {};
-  if (typeof filter !== 'object') return undefined;
-  try {
-    const { agentGroupId, status } = filter as Record<string, unknown>;
-    if (agentGroupId !== undefined && typeof agentGroupId !== 'string') return undefined;
-    if (status !== undefined && status !== 'active' && status !== 'closed') return undefined;
-    return { agentGroupId, status };
-  } catch {
-    // A getter or Proxy of the caller's threw while we read the filter: it matches nothing.
-    return undefined;
-  }
-}
-
-/** The methods that change something: an observer (`readOnly: true`) rejects them with READ_ONLY. */
-const WRITES = new Set([
-  'upsertAgentGroup',
-  'upsertMessagingGroup',
-  'resolveSession',
-  'closeSession',
-  'writeMessage',
-  'writeSystemResponse',
-  'writeOutboundDirect',
-  'writeSessionRouting',
-  'clearOutbox',
-  'wake',
-  'stop',
-  'repairSession',
-]);
-
-const noneDriver: ContainerDriver = {
-  start: async () => {
-    throw new RuntimeError('INVALID_INPUT', "driver 'none' never starts containers");
-  },
-};
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly paths: SessionPaths;
@@ -182,23 +110,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly clock: TrackedClock;
   private readonly ids: IdSource;
   private readonly logger: Logger;
-  private readonly channels: Record<string, ChannelAdapter>;
-  private readonly fallbackChannel: ChannelAdapter;
   private readonly system: ActorSystem;
   private readonly registry: Registry;
   private readonly host: SessionHost;
   private readonly supervisor: Supervisor;
-  private readonly deliverer: Deliverer;
+  private readonly loop: SessionLoop;
+  private readonly scheduler: WorkScheduler;
   private readonly threads = CommitThreads.shared();
-  private readonly scheduler: CommitScheduler;
-  /** closeSession calls in flight, by session. */
-  private readonly sessionClosings = new Map<string, Promise<void>>();
+  private readonly commitSlots: CommitScheduler;
+  private readonly journal = new SessionJournal();
+  private readonly violations: Violations;
   private readonly recorder: Recorder | undefined;
   private readonly lastActive: LastActive;
-  private readonly counters = { commits: 0, operations: 0 };
-  private readonly wakeTimers = new Map<string, unknown>();
-  private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
   private readonly watch: CentralWatch | undefined;
+  /** closeSession calls in flight, by session. */
+  private readonly sessionClosings = new Map<string, Promise<void>>();
+  private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
   /** Set when close() begins: new calls reject RUNTIME_CLOSED from then on. */
   private closing: Promise<void> | undefined;
   /** Set when close() has stopped every part. */
@@ -214,10 +141,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.dataDir = options.dataDir;
     this.clock = new TrackedClock(options.clock ?? systemClock);
     this.logger = options.logger ?? silentLogger;
-    this.channels = options.channels ?? {};
-    this.fallbackChannel = consoleAdapter();
     this.settings = resolveSettings(options);
-    this.scheduler = new CommitScheduler(this.settings.commitThreads);
+    this.commitSlots = new CommitScheduler(this.settings.commitThreads);
     this.paths = createPaths(options.dataDir);
     const readOnly = this.settings.readOnly;
     this.central = readOnly ? openCentralReadOnly(options.dataDir) : openCentral(options.dataDir);
@@ -228,8 +153,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         : undefined;
     const ids = options.ids ?? randomIds(this.clock);
     this.ids = this.recorder === undefined ? ids : recordingIds(ids, this.recorder);
+    this.violations = new Violations(this.logger, (e) => this.emit('container.violation', e));
+
     this.system = new ActorSystem(this.clock, (error) => this.report(error));
     if (options.inspect !== undefined) this.system.inspect(options.inspect);
+    this.system.inspect((e) => this.journalOf(e));
     this.registry = new Registry(
       { central: this.central, paths: this.paths, clock: this.clock, ids: this.ids },
       { system: this.system, onError: (error) => this.report(error) },
@@ -238,14 +166,23 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       system: this.system,
       clock: this.clock,
       settings: this.settings,
-      scheduler: this.scheduler,
+      scheduler: this.commitSlots,
       recorder: this.recorder,
       commit: (actor, input, at, done) => this.commit(actor, input, at, done),
       startContainer: (id) => this.supervisor.start(id),
       stopContainer: (id, reason) => this.supervisor.stopHandle(id, reason),
-      onResults: (id, results, at) => this.onResults(id, results, at),
+      onResults: (id, results, at) => this.loop.onResults(id, results, at),
       onEmitted: (event) => this.onEmitted(event),
       onError: (id, error) => this.report(error, id),
+      onPassivated: (id) => this.journal.dropState(id),
+    });
+    this.scheduler = new WorkScheduler({
+      central: this.central,
+      clock: this.clock,
+      sweepMs: this.settings.sweepMs,
+      onDue: (id) => this.loop.onDue(id),
+      onOpen: (id) => this.loop.onOpen(id),
+      onError: (error) => this.report(toStorageError(error, 'session work')),
     });
     this.supervisor = new Supervisor({
       central: this.central,
@@ -256,17 +193,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       logger: this.logger,
       host: this.host,
       report: (error, sessionId) => this.report(error, sessionId),
+      onStarted: (id) => this.scheduler.setOpen(id, true),
     });
-    this.deliverer = new Deliverer({
+    const fallback = consoleAdapter();
+    this.loop = new SessionLoop({
+      central: this.central,
       clock: this.clock,
+      settings: this.settings,
       logger: this.logger,
-      adapterFor: (channelType) =>
-        (channelType !== null ? this.channels[channelType] : undefined) ?? this.fallbackChannel,
-      nowIso: () => isoAt(this.clock),
-      maxAttempts: this.settings.deliveryAttempts,
-      backoffMs: this.settings.deliveryBackoffMs,
-      onDelivered: (e) => this.emit('outbound.delivered', e),
-      onFailed: (e) => this.emit('outbound.failed', e),
+      recorder: this.recorder,
+      host: this.host,
+      supervisor: this.supervisor,
+      scheduler: this.scheduler,
+      journal: this.journal,
+      violations: this.violations,
+      lastActive: this.lastActive,
+      adapterFor: adapterLookup(options.channels, fallback),
+      actorFor: (id) => (this.closed ? undefined : this.actorForOrUndefined(id)),
+      emit: (event, payload) => this.emit(event, payload as never),
+      report: (error, sessionId) => this.report(error, sessionId),
     });
     this.watch = readOnly
       ? new CentralWatch(
@@ -279,51 +224,33 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       : undefined;
   }
 
-  /** An observer's view of another process's runtime, as events. */
-  private onCentralChange(change: CentralChange): void {
-    switch (change.type) {
-      case 'created':
-        this.emit('session.created', { session: this.rowInfo(change.row) });
-        return;
-      case 'closed':
-        this.emit('session.closed', { sessionId: change.row.id });
-        return;
-      case 'status':
-        this.emit('container.status', {
-          sessionId: change.row.id,
-          from: change.from,
-          to: change.to,
-          reason: 'seen in the central DB',
-        });
-        return;
-    }
-  }
-
-  /** Repairs missing session folders and reconciles statuses left by a previous process. */
+  /**
+   * Start-up of an owner (src/runtime/recovery.ts): interrupted creations cleaned up, statuses of
+   * a dead process reconciled, scheduled and stranded work re-armed.
+   */
   recover(): void {
-    const reconciled: { sessionId: string; from: ContainerStatus }[] = [];
-    for (const row of listSessions(this.central, { status: 'active' })) {
-      ensureSessionFolder(this.paths, row.agent_group_id, row.id);
-      if (row.container_status === 'running' || row.container_status === 'idle') {
-        setContainerStatus(this.central, row.id, 'stopped', null);
-        reconciled.push({ sessionId: row.id, from: row.container_status });
-        this.recorder?.record({ k: 'reconcile', s: row.id, from: row.container_status });
-        this.recorder?.record({
-          k: 'tr',
-          sessionId: row.id,
-          from: row.container_status,
-          to: 'stopped',
-          reason: RECONCILED_REASON,
-        });
-      }
+    for (const orphan of cleanUnfinishedCreations(this.central, this.dataDir, this.paths)) {
+      this.logger.warn({ ...orphan }, 'folder of an interrupted session creation cleaned up');
+      if (orphan.movedTo !== null) setImmediate(() => this.report(orphanError(orphan), orphan.sessionId));
     }
-    if (reconciled.length === 0) return;
-    // Their containers died with the previous process: sweep what those left claimed.
+    const reconciled = reconcileStatuses(this.central);
     for (const r of reconciled) {
+      this.recorder?.record({ k: 'reconcile', s: r.sessionId, from: r.from });
+      this.recorder?.record({
+        k: 'tr',
+        sessionId: r.sessionId,
+        from: r.from,
+        to: 'stopped',
+        reason: RECONCILED_REASON,
+      });
+      // Their containers died with the previous process: deliver what they wrote, sweep their claims.
       const row = getSession(this.central, r.sessionId);
       if (row !== undefined) this.activate(row);
-      this.supervisor.afterStop(r.sessionId);
+      this.supervisor.followUp(r.sessionId);
     }
+    this.scheduler.recover();
+    this.scheduler.start();
+    if (reconciled.length === 0) return;
     // Emitted after createRuntime resolves, so listeners attached right after `await` see them.
     setImmediate(() => {
       for (const r of reconciled) {
@@ -399,18 +326,28 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     threadId: string | null;
     mode: SessionMode;
   }): Promise<ResolveResult> {
-    return this.call('resolveSession', [args], async (at) => {
+    return this.call('resolveSession', [args], (at) => {
       const input = readArgs('resolveSession', () => parseResolve(args));
-      const outcome = await this.registry.resolve({ ...input, at }).catch((error: unknown) => {
-        throw toStorageError(error, 'resolveSession');
-      });
-      const session = this.info(outcome.sessionId);
-      if (session === undefined) throw new RuntimeError('STORAGE', `session ${outcome.sessionId} vanished`);
-      if (outcome.created) {
-        this.recorder?.record({ k: 'tr', sessionId: session.id, from: 'none', to: 'created', reason: input.mode });
-        this.emit('session.created', { session });
+      // An existing key with nothing to write is answered from memory, without the write lock.
+      const cached = this.registry.cached(input);
+      if (cached !== undefined) {
+        const session = this.info(cached);
+        if (session !== undefined && session.status === 'active') return { session, created: false };
       }
-      return { session, created: outcome.created };
+      return this.registry.resolve({ ...input, at }).then(
+        (outcome) => {
+          const session = this.info(outcome.sessionId);
+          if (session === undefined) throw new RuntimeError('STORAGE', `session ${outcome.sessionId} vanished`);
+          if (outcome.created) {
+            this.recorder?.record({ k: 'tr', sessionId: session.id, from: 'none', to: 'created', reason: input.mode });
+            this.emit('session.created', { session });
+          }
+          return { session, created: outcome.created };
+        },
+        (error: unknown) => {
+          throw toStorageError(error, 'resolveSession');
+        },
+      );
     });
   }
 
@@ -430,6 +367,27 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const f = readFilter(filter);
       if (f === undefined) return [];
       return listSessions(this.central, f).map((row) => this.rowInfo(row));
+    });
+  }
+
+  /**
+   * Everything a dashboard shows of one session: its row, mode, the state of each region of its
+   * actor, queued operations, counts, container, recent transitions and deliveries. Never throws.
+   */
+  describeSession(sessionId: string): SessionView | undefined {
+    if (this.closed || typeof sessionId !== 'string') return undefined;
+    return this.read(undefined, () => {
+      const session = this.info(sessionId);
+      if (session === undefined) return undefined;
+      return describeSession({
+        session,
+        mode: this.sessionMode(sessionId),
+        actor: this.host.get(sessionId),
+        journal: this.journal,
+        container: this.supervisor.container(sessionId),
+        heartbeatSeenAt: this.supervisor.heartbeatSeenAt(sessionId),
+        now: this.clock.now(),
+      });
     });
   }
 
@@ -457,12 +415,38 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await actor.request({ kind: 'barrier' });
     actor.send({ type: 'session.close' });
     await this.supervisor.stop(actor, 'session closed');
-    // The stop queued a sweep of the container's claims: let it commit before the actor goes.
+    // The stop queued a last poll and a sweep of the container's claims: let them commit first.
     await actor.request({ kind: 'barrier' });
     this.storage('closeSession', () => markSessionClosed(this.central, id));
+    this.registry.forget(id);
+    this.scheduler.forget(id);
     this.host.deactivate(id);
     this.recorder?.record({ k: 'tr', sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
     this.emit('session.closed', { sessionId: id });
+  }
+
+  /**
+   * Recreates a missing or unusable `inbound.db` of a session (its container stopped), with seqs
+   * continuing above every seq in `outbound.db`. A session whose `inbound.db` went missing is
+   * never recreated silently: its operations reject `STORAGE` until this is called.
+   */
+  repairSession(sessionId: string): Promise<void> {
+    return this.call('repairSession', [sessionId], async () => {
+      const id = validId(sessionId, 'sessionId');
+      const row = this.row(id);
+      const actor = this.host.get(id);
+      if (actor !== undefined) {
+        await this.supervisor.stop(actor, 'repair');
+        await actor.request({ kind: 'barrier' }).catch(() => undefined);
+      }
+      const ag = row.agent_group_id;
+      const report = this.storage('repairSession', () =>
+        repairInbound(this.paths.inboundDbPath(ag, id), this.paths.outboundDbPath(ag, id)),
+      );
+      if (report.removed !== null) this.violations.report(id, report.removed, true);
+      if (actor !== undefined) actor.migrated = false;
+      this.logger.warn({ sessionId: id, ...report }, 'inbound.db repaired');
+    });
   }
 
   // ---------------------------------------------------------------------------------- messages
@@ -473,13 +457,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const id = validId(sessionId, 'sessionId');
       const msg = readArgs('writeMessage', () => parseInboundMessage(message, this.settings.maxMessageBytes));
       const actor = this.activeActor(id);
+      if (actor.outstanding >= this.settings.maxQueuedPerSession) {
+        throw new RuntimeError(
+          'BUSY',
+          `session ${id} has ${actor.outstanding} operations queued (maxQueuedPerSession ${this.settings.maxQueuedPerSession}): retry later`,
+        );
+      }
       return actor
         .request<{ seq: number; duplicate: boolean }>({ kind: 'writeMessage', message: msg, at })
         .then((result) => {
           this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
-          if (!result.duplicate && msg.trigger === 1 && this.settings.autoWake && actor.status === 'stopped') {
-            actor.send({ type: 'container.wake', reason: `message ${msg.id}` });
-          }
+          if (!result.duplicate) this.loop.afterWrite(actor, msg);
           return result;
         });
     });
@@ -515,10 +503,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const id = validId(sessionId, 'sessionId');
       const msg = readArgs('writeOutboundDirect', () => parseOutboundDirect(message, this.settings.maxMessageBytes));
       const actor = this.activeActor(id);
+      const stopped = actor.status === 'stopped';
       await actor.request(
         { kind: 'writeOutboundDirect', message: msg, timestamp: new Date(at).toISOString() },
-        actor.status === 'stopped',
+        stopped,
       );
+      this.scheduler.setOpen(id, true);
       // Delivered by the same loop as the agent's messages; a stopped session has no poll running.
       if (actor.status === 'stopped')
         void actor.request({ kind: 'pollOutbound' }).catch((e: unknown) => this.report(e, id));
@@ -644,18 +634,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const actors = this.host.all();
     await Promise.allSettled(actors.map((a) => a.request({ kind: 'barrier' })));
     await Promise.allSettled(actors.map((a) => this.supervisor.stop(a, 'runtime closing')));
-    // Stopping queued sweeps of the claims those containers left: let them commit too.
+    // Stopping queued a last poll and a sweep per container: let them commit too.
     await Promise.allSettled(this.host.all().map((a) => a.request({ kind: 'barrier' })));
     // From here no operation is queued any more (deliveries still under way get RUNTIME_CLOSED
     // for their bookkeeping); what is queued or committing on a thread finishes, so the files on
     // disk and the log agree when the actors stop.
-    this.deliverer.cancel();
+    this.loop.deliverer.cancel();
     this.host.seal();
     await Promise.allSettled(this.host.all().map((a) => a.untilDrained()));
     this.closed = true;
     this.watch?.stop();
-    for (const t of this.wakeTimers.values()) this.clock.clearTimeout(t);
-    this.wakeTimers.clear();
+    this.scheduler.stop();
     this.host.stopAll();
     this.registry.stop();
     this.system.stop();
@@ -683,14 +672,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private isIdle(): boolean {
-    if (this.registry.busy || this.deliverer.pending > 0 || this.clock.anyDue()) return false;
+    if (this.registry.busy || this.loop.deliverer.pending > 0 || this.clock.anyDue()) return false;
     for (const actor of this.host.all()) if (!actor.isSettled()) return false;
     return true;
   }
 
   /** Counters for observability: mailbox commits and operations, coalesced last_active flushes, live actors. */
   stats(): { commits: number; operations: number; lastActiveFlushes: number; liveSessions: number } {
-    return { ...this.counters, lastActiveFlushes: this.lastActive.flushes, liveSessions: this.host.size };
+    return { ...this.loop.counters, lastActiveFlushes: this.lastActive.flushes, liveSessions: this.host.size };
   }
 
   // ---------------------------------------------------------------------------------- internals
@@ -752,6 +741,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   private report(error: unknown, sessionId?: string): void {
     const err = error instanceof Error ? error : new Error(String(error));
+    const v = violationOf(err);
+    if (v !== undefined && v.kind !== 'missing' && sessionId !== undefined) {
+      this.violations.report(sessionId, v);
+      return;
+    }
     this.logger.error({ error: err, sessionId }, 'runtime error');
     this.emit('error', sessionId === undefined ? { error: err } : { error: err, sessionId });
   }
@@ -787,6 +781,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.host.get(sessionId) ?? this.activate(this.row(sessionId));
   }
 
+  private actorForOrUndefined(sessionId: string): SessionActor | undefined {
+    try {
+      return this.actorFor(sessionId);
+    } catch {
+      // Unknown, or the runtime is closing: there is no actor to give.
+      return undefined;
+    }
+  }
+
   private activate(row: SessionRow): SessionActor {
     return this.host.activate(row.id, row.agent_group_id);
   }
@@ -814,6 +817,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           maxAttachmentBytes: settings.maxAttachmentBytes,
           maxMessageBytes: settings.maxMessageBytes,
           retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
+          poll: {
+            maxPollRows: settings.maxPollRows,
+            maxOutboundBytes: settings.maxOutboundBytes,
+            timezone: settings.timezone,
+          },
           migrate: !actor.migrated,
         },
         input,
@@ -823,72 +831,53 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       (reply) => {
         actor.migrated = true;
         for (const [details, message] of reply.warnings) this.logger.warn({ sessionId, ...details }, message);
-        for (const q of reply.queued) {
-          try {
-            queueDirectOutbound(this.central, sessionId, q.message, q.timestamp);
-          } catch (error) {
-            this.report(toStorageError(error, 'direct outbound'), sessionId);
-          }
+        try {
+          for (const q of reply.queued) queueDirectOutbound(this.central, sessionId, q.message, q.timestamp);
+          for (const id of reply.settled) deleteDirectOutbound(this.central, sessionId, id);
+        } catch (error) {
+          this.report(toStorageError(error, 'direct outbound'), sessionId);
         }
         done(fromWire(reply.results));
       },
     );
   }
 
-  private onResults(sessionId: string, results: OpResult[], at: number): void {
-    // Before any caller is settled: an acknowledged operation is always in the log.
-    this.recorder?.flush();
-    this.counters.commits++;
-    this.counters.operations += results.length;
-    let wrote = false;
-    for (const r of results) {
-      if (!r.ok) continue;
-      if (r.kind === 'writeMessage') {
-        wrote = true;
-      } else if (r.kind === 'pollOutbound') {
-        this.onPoll(sessionId, r.value as PollResult);
-      } else if (r.kind === 'sweep') {
-        this.onSweep(sessionId, r.value as SweepResult);
-      }
+  /** Feeds the session journal from the inspection stream (state changes per region). */
+  private journalOf(e: InspectionEvent): void {
+    if (e.type !== '@xstate.snapshot') return;
+    const id = (e.actorRef as { id?: unknown }).id;
+    if (typeof id !== 'string' || !id.startsWith('session:')) return;
+    const snapshot = e.snapshot as { value?: unknown; context?: { reason?: unknown } };
+    if (typeof snapshot.value !== 'object' || snapshot.value === null) return;
+    const value = snapshot.value as Record<string, string>;
+    const reason = typeof snapshot.context?.reason === 'string' ? snapshot.context.reason : null;
+    this.journal.observe(
+      id.slice('session:'.length),
+      value,
+      e.event.type,
+      reason,
+      new Date(this.clock.now()).toISOString(),
+    );
+  }
+
+  /** An observer's view of another process's runtime, as events. */
+  private onCentralChange(change: CentralChange): void {
+    switch (change.type) {
+      case 'created':
+        this.emit('session.created', { session: this.rowInfo(change.row) });
+        return;
+      case 'closed':
+        this.emit('session.closed', { sessionId: change.row.id });
+        return;
+      case 'status':
+        this.emit('container.status', {
+          sessionId: change.row.id,
+          from: change.from,
+          to: change.to,
+          reason: 'seen in the central DB',
+        });
+        return;
     }
-    if (wrote) this.lastActive.touch(sessionId, new Date(at).toISOString());
-  }
-
-  private onPoll(sessionId: string, poll: PollResult): void {
-    const actor = this.host.get(sessionId);
-    if (actor === undefined) return;
-    this.supervisor.observe(actor, poll);
-    if (poll.undelivered.length === 0) return;
-    const row = getSession(this.central, sessionId);
-    const mg = row?.messaging_group_id ? getMessagingGroup(this.central, row.messaging_group_id) : undefined;
-    this.deliverer.handlePoll(
-      // Through whichever actor is live when the step runs: the session may be passivated meanwhile.
-      {
-        sessionId,
-        defaultChannelType: mg?.channel_type ?? null,
-        request: (op) => this.actorFor(sessionId).request(op),
-      },
-      poll,
-    );
-  }
-
-  private onSweep(sessionId: string, sweep: SweepResult): void {
-    if (sweep.retried.length === 0 && sweep.failed.length === 0) return;
-    this.logger.warn({ sessionId, ...sweep }, 'claimed messages of a stopped container swept');
-    if (sweep.nextDueAtMs === null || !this.settings.autoWake) return;
-    const previous = this.wakeTimers.get(sessionId);
-    if (previous !== undefined) this.clock.clearTimeout(previous);
-    const delay = Math.max(0, sweep.nextDueAtMs - this.clock.now());
-    this.wakeTimers.set(
-      sessionId,
-      this.clock.setTimeout(() => {
-        this.wakeTimers.delete(sessionId);
-        if (this.closed) return;
-        const row = getSession(this.central, sessionId);
-        if (row === undefined || row.status === 'closed') return;
-        this.activate(row).send({ type: 'container.wake', reason: 'retry of claimed messages' });
-      }, delay),
-    );
   }
 
   private onEmitted(event: SessionEmitted): void {
@@ -908,7 +897,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           to: event.to,
           reason: event.reason,
         });
-        if (event.to === 'stopped') this.supervisor.afterStop(event.sessionId);
         this.emit('container.status', {
           sessionId: event.sessionId,
           from: event.from,

@@ -4,15 +4,16 @@
  */
 import type { WarnFn } from '../files/inbox.js';
 import type { SessionPaths } from '../files/paths.js';
-import { insertDirectOutbound, listDirectOutbound } from '../store/central.js';
+import { deleteDirectOutbound, insertDirectOutbound, listDirectOutbound } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
-import type { BatchEnv, OutboundRow, Outside, RetryPolicy } from './session-ops.js';
+import type { BatchEnv, OutboundRow, Outside, PollLimits, RetryPolicy } from './session-ops.js';
 import type { OutboundDirectMessage } from './types.js';
 
 export interface SessionEnvSettings {
   maxAttachmentBytes: number;
   maxMessageBytes: number;
   retry: RetryPolicy;
+  poll?: PollLimits;
 }
 
 export function createSessionEnv(
@@ -34,11 +35,13 @@ export function createSessionEnv(
     maxAttachmentBytes: settings.maxAttachmentBytes,
     maxMessageBytes: settings.maxMessageBytes,
     retry: settings.retry,
+    ...(settings.poll === undefined ? {} : { poll: settings.poll }),
     outside,
     state,
     warn,
     directOutbound: () => directOutboundRows(central, sessionId),
     queueDirectOutbound: (m, timestamp) => queueDirectOutbound(central, sessionId, m, timestamp),
+    settleDirectOutbound: (id) => deleteDirectOutbound(central, sessionId, id),
   };
 }
 

@@ -42,6 +42,8 @@ export interface SessionHostDeps {
   onResults(sessionId: string, results: OpResult[], at: number): void;
   onEmitted(event: SessionEmitted): void;
   onError(sessionId: string, error: unknown): void;
+  /** A session's actor was dropped from memory (passivated or closed). */
+  onPassivated?(sessionId: string): void;
 }
 
 export class SessionHost {
@@ -148,6 +150,7 @@ export class SessionHost {
     this.live.delete(sessionId);
     actor.stop();
     this.deps.recorder?.record({ k: 'passivate', s: sessionId });
+    this.deps.onPassivated?.(sessionId);
   }
 
   /** No operation is queued from now on: requests reject RUNTIME_CLOSED (close() is under way). */

@@ -4,18 +4,20 @@
  * of life.
  *
  * Invariants (guarded by test/runtime/container.test.ts and test/runtime/sweep.test.ts):
- * 1. A start rewrites `session_routing` and `destinations` through the mailbox and removes a
- *    stale `.heartbeat` first, so an old heartbeat never counts as a sign of life.
+ * 1. A start rewrites `session_routing` and `destinations` through the mailbox and removes
+ *    whatever sits at `.heartbeat` first (a stale file, or a directory a container planted), so an
+ *    old heartbeat never counts as a sign of life and a wake is never wedged by it.
  * 2. Every container exit reaches the session's live actor as `container.exited`, exactly once
- *    per handle; a stop with no handle (the container already gone) is answered the same way.
+ *    per handle — also an exit that happens before `start()` returns — and is followed by one more
+ *    poll (a reply written just before the exit is delivered) and a sweep of the claims it left
+ *    (a host write to `outbound.db`, allowed because the actor is then `stopped`).
  * 3. A container is killed when its heartbeat has not moved for `heartbeatCeilingMs`, or for
- *    `claimSilenceMs` while it holds a claimed message; silence is measured on the injected
- *    clock from when a heartbeat change was first seen.
- * 4. When a container is gone, the claims it left are swept (a host write to `outbound.db`,
- *    allowed because the actor is `stopped`).
+ *    `claimSilenceMs` while it holds a claimed message; while `container_state` declares a tool
+ *    with a timeout, both tolerances extend to that timeout plus a margin (NanoClaw's host sweep).
+ *    Silence is measured on the injected clock from when a heartbeat change was first seen.
  */
-import { rmSync } from 'node:fs';
-import type { ContainerDriver, ContainerHandle } from '../container/driver.js';
+import type { ContainerDriver, ContainerExitInfo, ContainerHandle } from '../container/driver.js';
+import { clearHeartbeat } from '../files/heartbeat.js';
 import type { SessionPaths } from '../files/paths.js';
 import { getSession } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
@@ -37,7 +39,12 @@ export interface SupervisorDeps {
   logger: Logger;
   host: SessionHost;
   report(error: unknown, sessionId?: string): void;
+  /** A container is up: its outbound rows may be unsettled from now on. */
+  onStarted(sessionId: string): void;
 }
+
+/** How much longer than a declared tool timeout a silent container is tolerated. */
+export const TOOL_MARGIN_MS = 30_000;
 
 /** What the supervisor knows of a running container (for dashboards and diagnostics). */
 export interface ContainerInfo {
@@ -79,7 +86,7 @@ export class Supervisor {
     if (actor === undefined) throw new RuntimeError('UNKNOWN_SESSION', `session ${sessionId} is not live`);
     await this.writeRouting(actor);
     const ag = row.agent_group_id;
-    rmSync(paths.heartbeatPath(ag, sessionId), { force: true });
+    clearHeartbeat(paths.heartbeatPath(ag, sessionId));
     this.heartbeats.delete(sessionId);
     const handle = await driver.start({
       sessionId,
@@ -91,19 +98,42 @@ export class Supervisor {
     });
     const startedAt = clock.now();
     this.containers.set(sessionId, { handle, startedAt });
+    this.deps.onStarted(sessionId);
+    let exited = false;
     handle.onExit((info) => {
+      if (exited) return;
+      exited = true;
       if (this.containers.get(sessionId)?.handle === handle) this.containers.delete(sessionId);
-      this.deps.host
-        .get(sessionId)
-        ?.send({ type: 'container.exited', code: info.code, signal: info.signal, at: clock.now() });
+      this.exited(sessionId, info);
     });
     return { at: startedAt };
+  }
+
+  /** A container is gone: tell its actor, then poll once more and sweep what it left. */
+  private exited(sessionId: string, info: ContainerExitInfo): void {
+    const actor = this.deps.host.get(sessionId);
+    if (actor === undefined) return;
+    actor.send({ type: 'container.exited', code: info.code, signal: info.signal, at: this.deps.clock.now() });
+    this.followUp(sessionId);
+  }
+
+  /**
+   * After a container is gone (an exit, or a restart that found none): the last poll delivers
+   * what it wrote just before it went, and the sweep settles the claims it left behind.
+   */
+  followUp(sessionId: string): void {
+    this.heartbeats.delete(sessionId);
+    const actor = this.deps.host.get(sessionId);
+    if (actor === undefined) return;
+    actor.request({ kind: 'pollOutbound' }).catch((error: unknown) => this.deps.report(error, sessionId));
+    actor.request({ kind: 'sweep' }, true).catch((error: unknown) => this.deps.report(error, sessionId));
   }
 
   /** The machine's `stopContainer`: asks the handle to stop; its exit ends the `stopping` phase. */
   async stopHandle(sessionId: string, reason: string): Promise<void> {
     const c = this.containers.get(sessionId);
     if (c === undefined) {
+      // Already gone (its exit was handled then): end the `stopping` phase.
       this.deps.host.get(sessionId)?.send({ type: 'container.exited', code: null, signal: null });
       return;
     }
@@ -132,14 +162,6 @@ export class Supervisor {
     this.checkLiveness(actor, poll);
   }
 
-  /** A container is gone: forget its heartbeat and sweep the claims it left behind. */
-  afterStop(sessionId: string): void {
-    this.heartbeats.delete(sessionId);
-    const actor = this.deps.host.get(sessionId);
-    if (actor === undefined) return;
-    actor.request({ kind: 'sweep' }, true).catch((error: unknown) => this.deps.report(error, sessionId));
-  }
-
   private checkLiveness(actor: SessionActor, poll: PollResult): void {
     const { clock, settings, logger } = this.deps;
     const now = clock.now();
@@ -149,9 +171,16 @@ export class Supervisor {
       return;
     }
     const silence = now - seen.seenAtMs;
+    const state = poll.containerState;
+    const tool =
+      state !== null && state.currentTool !== null && state.toolDeclaredTimeoutMs !== null
+        ? state.toolDeclaredTimeoutMs + TOOL_MARGIN_MS
+        : 0;
+    const ceiling = Math.max(settings.heartbeatCeilingMs, tool);
+    const claimTolerance = Math.max(settings.claimSilenceMs, tool);
     let reason: string | undefined;
-    if (silence >= settings.heartbeatCeilingMs) reason = `stuck: no heartbeat for ${silence} ms`;
-    else if (poll.claimed > 0 && silence >= settings.claimSilenceMs)
+    if (silence >= ceiling) reason = `stuck: no heartbeat for ${silence} ms`;
+    else if (poll.claimed > 0 && silence >= claimTolerance)
       reason = `stuck: silent for ${silence} ms holding claimed work`;
     if (reason === undefined) return;
     logger.warn({ sessionId: actor.id, silence }, reason);

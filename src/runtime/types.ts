@@ -89,4 +89,8 @@ export interface RuntimeEvents {
   'outbound.delivered': (e: { sessionId: string; messageId: string; platformMessageId: string | null }) => void;
   'outbound.failed': (e: { sessionId: string; messageId: string; error: Error }) => void;
   error: (e: { error: Error; sessionId?: string }) => void;
+  /** A `kind: 'system'` row from the container: for the host to act on, never sent to a channel. */
+  'system.message': (e: { sessionId: string; messageId: string; content: unknown }) => void;
+  /** The host refused something the container did (also logged at `warn`). */
+  'container.violation': (e: { sessionId: string; kind: string; detail: string }) => void;
 }

@@ -52,13 +52,22 @@ function fromWireError(w: WireError): RuntimeError {
   return error;
 }
 
-/** File contents come back as Uint8Array; callers were promised Buffers. */
-function reviveValue(kind: string, value: unknown): unknown {
-  if (kind !== 'readOutbox' || !Array.isArray(value)) return value;
-  return (value as { filename: string; data: Uint8Array }[]).map((f) => ({
+function toBuffers(files: unknown): unknown {
+  if (!Array.isArray(files)) return files;
+  return (files as { filename: string; data: Uint8Array }[]).map((f) => ({
     ...f,
     data: Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength),
   }));
+}
+
+/** File contents come back as Uint8Array; callers were promised Buffers. */
+function reviveValue(kind: string, value: unknown): unknown {
+  if (kind === 'readOutbox') return toBuffers(value);
+  if (kind === 'readOutboxChecked' && typeof value === 'object' && value !== null) {
+    const read = value as { files?: unknown };
+    return { ...read, files: toBuffers(read.files) };
+  }
+  return value;
 }
 
 export function fromWire(results: readonly WireResult[]): OpResult[] {

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS idx_sessions_agent_group ON sessions(agent_group_id);
 CREATE INDEX IF NOT EXISTS idx_sessions_lookup ON sessions(messaging_group_id, thread_id);
+CREATE INDEX IF NOT EXISTS idx_sessions_container_status ON sessions(container_status);
 `;
 
 /** Tables of this runtime's own, beside FORMAT.md's three. */
@@ -56,6 +57,26 @@ CREATE TABLE IF NOT EXISTS session_keys (
   session_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_session_keys_session ON session_keys(session_id);
+CREATE TABLE IF NOT EXISTS session_creations (
+  session_id TEXT PRIMARY KEY,
+  agent_group_id TEXT NOT NULL,
+  started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_group_destinations (
+  agent_group_id TEXT NOT NULL,
+  messaging_group_id TEXT NOT NULL,
+  local_name TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (agent_group_id, messaging_group_id),
+  UNIQUE (agent_group_id, local_name)
+);
+CREATE TABLE IF NOT EXISTS session_work (
+  session_id TEXT PRIMARY KEY,
+  next_wake_at INTEGER,
+  outbound_open INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS idx_session_work_wake ON session_work(next_wake_at) WHERE next_wake_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_session_work_open ON session_work(outbound_open) WHERE outbound_open = 1;
 CREATE TABLE IF NOT EXISTS outbound_direct (
   session_id TEXT NOT NULL,
   id TEXT NOT NULL,
@@ -128,6 +149,7 @@ export function openCentral(dataDir: string): Db {
     db.transaction(() => {
       db.exec(CENTRAL_SCHEMA);
       db.exec(RUNTIME_SCHEMA);
+      migrateRuntimeTables(db);
       backfillSessionKeys(db);
     }).immediate();
     return db;
@@ -152,6 +174,15 @@ export function openCentralReadOnly(dataDir: string): Db {
   }
 }
 
+/** Columns this runtime added to its own tables after they first shipped. */
+function migrateRuntimeTables(db: Db): void {
+  const cols = new Set(
+    (db.prepare("SELECT name FROM pragma_table_info('session_keys')").all() as { name: string }[]).map((c) => c.name),
+  );
+  // 1 for keys inferred from rows another host wrote (their mode was never recorded).
+  if (!cols.has('inferred')) db.exec('ALTER TABLE session_keys ADD COLUMN inferred INTEGER NOT NULL DEFAULT 0');
+}
+
 /**
  * Gives every active session without a key row one, oldest first, so that an existing data
  * directory resolves to the sessions it already has. The mode is inferred: a session with a
@@ -169,7 +200,7 @@ export function backfillSessionKeys(db: Db): number {
     .all() as SessionRow[];
   const insert = stmt(
     db,
-    'INSERT INTO session_keys (key, mode, agent_group_id, session_id) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO NOTHING',
+    'INSERT INTO session_keys (key, mode, agent_group_id, session_id, inferred) VALUES (?, ?, ?, ?, 1) ON CONFLICT(key) DO NOTHING',
   );
   let added = 0;
   for (const row of rows) {
@@ -247,7 +278,7 @@ export function setSessionKey(db: Db, row: SessionKeyRow): void {
   stmt(
     db,
     `INSERT INTO session_keys (key, mode, agent_group_id, session_id) VALUES (@key, @mode, @agent_group_id, @session_id)
-     ON CONFLICT(key) DO UPDATE SET session_id = excluded.session_id`,
+     ON CONFLICT(key) DO UPDATE SET session_id = excluded.session_id, mode = excluded.mode, inferred = 0`,
   ).run(row);
 }
 

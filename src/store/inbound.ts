@@ -4,6 +4,7 @@
  */
 import type { Db } from './session-db.js';
 import { stmt } from './statements.js';
+import { recordDeliveryError } from './host-tables.js';
 import { nextInboundSeq } from './seq.js';
 
 export interface InboundRow {
@@ -89,7 +90,10 @@ export interface DeliveryRecord {
   messageOutId: string;
   platformMessageId: string | null;
   status: 'delivered' | 'failed';
+  /** `YYYY-MM-DD HH:MM:SS` UTC (FORMAT.md: compared as text by containers). */
   deliveredAt: string;
+  /** Why a `failed` record failed (kept in the host's own table). */
+  error?: string | null;
 }
 
 /** Records a delivery outcome once; returns false when the message already had one. */
@@ -99,6 +103,8 @@ export function recordDelivery(db: Db, record: DeliveryRecord): boolean {
     `INSERT INTO delivered (message_out_id, platform_message_id, status, delivered_at)
        VALUES (?, ?, ?, ?) ON CONFLICT(message_out_id) DO NOTHING`,
   ).run(record.messageOutId, record.platformMessageId, record.status, record.deliveredAt);
+  if (info.changes === 1 && typeof record.error === 'string')
+    recordDeliveryError(db, record.messageOutId, record.error);
   return info.changes === 1;
 }
 

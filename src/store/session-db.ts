@@ -113,6 +113,11 @@ export function createSessionDbs(inboundPath: string, outboundPath: string, opti
   createOne(outboundPath, ensureOutboundSchema, options);
 }
 
+/** Creates `outbound.db` alone, exclusively (the host replaces an unusable one while stopped). */
+export function createOutboundDb(outboundPath: string, options: GuardOptions = {}): void {
+  createOne(outboundPath, ensureOutboundSchema, options);
+}
+
 /** `createSessionDbs` for `inbound.db` alone (a rebuild must not recreate the container's file). */
 export function createInboundDb(inboundPath: string, options: GuardOptions = {}): void {
   createOne(inboundPath, ensureInboundSchema, options);

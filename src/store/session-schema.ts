@@ -54,8 +54,13 @@ CREATE TABLE IF NOT EXISTS session_routing (
 );
 `;
 
-/** Created after the column migrations, because older files lack `series_id`. */
-const INBOUND_INDEXES = `CREATE INDEX IF NOT EXISTS idx_messages_in_series ON messages_in(series_id);`;
+/**
+ * Created after the column migrations, because older files lack `series_id`. The status index is
+ * the host's addition: polls and sweeps look at pending rows only, and it keeps that cost flat as
+ * `messages_in` grows (readers that do not know it are unaffected).
+ */
+const INBOUND_INDEXES = `CREATE INDEX IF NOT EXISTS idx_messages_in_series ON messages_in(series_id);
+CREATE INDEX IF NOT EXISTS idx_messages_in_status ON messages_in(status);`;
 
 export const OUTBOUND_SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages_out (

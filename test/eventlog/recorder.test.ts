@@ -88,6 +88,9 @@ describe('event log recorder', () => {
         maxMessageBytes: 2000,
         maxTries: 3,
         retryBackoffMs: 42,
+        maxPollRows: 100,
+        maxOutboundBytes: 4 * 1024 * 1024,
+        timezone: 'UTC',
       },
     });
     // Records made outside a commit reach the file within one event-loop turn.

@@ -210,7 +210,7 @@ describe('registry: session modes', () => {
     await rt.close();
   });
 
-  it('creates the folder with both DBs, and repairs a folder lost after a crash', async () => {
+  it('creates the folder with both DBs; a vanished inbound.db is never recreated silently, repairSession rebuilds it', async () => {
     const dataDir = tmp();
     const { rt } = await testRuntime(dataDir);
     const { session } = await rt.resolveSession({
@@ -221,7 +221,10 @@ describe('registry: session modes', () => {
     });
     const dir = rt.paths.sessionDir('ag-main', session.id);
     for (const f of ['inbound.db', 'outbound.db', 'inbox', 'outbox']) expect(existsSync(`${dir}/${f}`)).toBe(true);
-    rmSync(dir, { recursive: true });
+    await rt.writeMessage(session.id, chat('m1', 'first'));
+    const errors: string[] = [];
+    rt.on('error', (e) => errors.push(e.error.message));
+    rmSync(`${dir}/inbound.db`);
     const again = await rt.resolveSession({
       agentGroupId: 'ag-main',
       messagingGroupId: 'mg-slack',
@@ -229,14 +232,15 @@ describe('registry: session modes', () => {
       mode: 'shared',
     });
     expect(again.session.id).toBe(session.id);
-    expect(existsSync(rt.paths.inboundDbPath('ag-main', session.id))).toBe(true);
-    await rt.writeMessage(session.id, chat('m1', 'still works'));
+    await expect(rt.writeMessage(session.id, chat('m2', 'lost'))).rejects.toMatchObject({
+      code: 'STORAGE',
+      message: expect.stringContaining('inbound.db'),
+    });
+    expect(existsSync(`${dir}/inbound.db`)).toBe(false);
+    expect(errors.some((m) => m.includes('inbound.db'))).toBe(true);
+    await rt.repairSession(session.id);
+    await expect(rt.writeMessage(session.id, chat('m3', 'repaired'))).resolves.toMatchObject({ seq: 2 });
     await rt.close();
-
-    rmSync(dir, { recursive: true });
-    const { rt: reopened } = await testRuntime(dataDir);
-    expect(existsSync(reopened.paths.outboundDbPath('ag-main', session.id))).toBe(true);
-    await reopened.close();
   });
 
   it('emits session.created once per new session', async () => {

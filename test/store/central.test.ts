@@ -66,6 +66,7 @@ const CENTRAL_INDEXES: Record<string, string[]> = {
   sessions: [
     '<pk>(unique):id',
     'idx_sessions_agent_group:agent_group_id',
+    'idx_sessions_container_status:container_status',
     'idx_sessions_lookup:messaging_group_id,thread_id',
   ],
 };
@@ -157,7 +158,13 @@ describe('openCentral', () => {
 
   it('creates the runtime’s own session_keys table with one row per key', () => {
     const db = open();
-    expect(columnsOf(db, 'session_keys').map((c) => c[0])).toEqual(['key', 'mode', 'agent_group_id', 'session_id']);
+    expect(columnsOf(db, 'session_keys').map((c) => c[0])).toEqual([
+      'key',
+      'mode',
+      'agent_group_id',
+      'session_id',
+      'inferred',
+    ]);
     expect(indexesOf(db, 'session_keys')).toContain('<pk>(unique):key');
   });
 
@@ -273,11 +280,13 @@ describe('back-filling resolution keys', () => {
     preCreate(`INSERT INTO sessions (id, agent_group_id, messaging_group_id, thread_id, created_at)
       VALUES ('sess-2', 'ag-1', 'mg-9', 't-9', '2024-03-01');`);
     const db = open();
+    // Keyed by inference (its mode was never recorded): `inferred` says so.
     expect(getSessionKey(db, resolutionKey('per-thread', 'ag-1', 'mg-9', 't-9'))).toEqual({
       key: resolutionKey('per-thread', 'ag-1', 'mg-9', 't-9'),
       mode: 'per-thread',
       agent_group_id: 'ag-1',
       session_id: 'sess-2',
+      inferred: 1,
     });
     expect(db.prepare('SELECT COUNT(*) AS n FROM session_keys').get()).toEqual({ n: 2 });
   });
@@ -425,7 +434,13 @@ describe('upserts', () => {
     const key = resolutionKey('agent-shared', 'ag-1', null, null);
     setSessionKey(db, { key, mode: 'agent-shared', agent_group_id: 'ag-1', session_id: 'sess-1' });
     setSessionKey(db, { key, mode: 'agent-shared', agent_group_id: 'ag-1', session_id: 'sess-2' });
-    expect(getSessionKey(db, key)).toEqual({ key, mode: 'agent-shared', agent_group_id: 'ag-1', session_id: 'sess-2' });
+    expect(getSessionKey(db, key)).toEqual({
+      key,
+      mode: 'agent-shared',
+      agent_group_id: 'ag-1',
+      session_id: 'sess-2',
+      inferred: 0,
+    });
     expect(modeOfSession(db, 'sess-2')).toBe('agent-shared');
     expect(modeOfSession(db, 'sess-1')).toBeUndefined();
   });

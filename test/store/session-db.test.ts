@@ -108,7 +108,12 @@ const OUTBOUND_COLUMNS: Record<string, Column[]> = {
 const INBOUND_INDEXES: Record<string, string[]> = {
   delivered: ['<pk>(unique):message_out_id'],
   destinations: ['<pk>(unique):name'],
-  messages_in: ['<pk>(unique):id', '<u>(unique):seq', 'idx_messages_in_series:series_id'],
+  messages_in: [
+    '<pk>(unique):id',
+    '<u>(unique):seq',
+    'idx_messages_in_series:series_id',
+    'idx_messages_in_status:status',
+  ],
   session_routing: [],
 };
 const OUTBOUND_INDEXES: Record<string, string[]> = {

@@ -1,0 +1,104 @@
+/**
+ * Start-up of an owning runtime: what a previous process left behind is put right before any call
+ * is served, reading only central rows that announce work — never every session's files.
+ *
+ * Invariants (guarded by test/runtime/recovery.test.ts, test/runtime/lifecycle.test.ts and
+ * test/crash/create-crash.test.ts):
+ * 1. A folder whose creation never committed (a `session_creations` row left by a crash) is
+ *    removed when it holds no rows, and moved to `v2-sessions/.orphaned/<ag>/<session>` and
+ *    reported when it does; either way no folder is left without its central row.
+ * 2. Sessions the central DB says are running or idle have no container of ours: they are set
+ *    `stopped` (with an event saying why) and followed up like any exited container — a last poll
+ *    delivers what it wrote, a sweep settles its claims.
+ * 3. Scheduled wakes and unsettled outbound rows recorded in `session_work` are re-armed / polled.
+ */
+import { mkdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { lstatOrUndefined } from '../files/fs-errors.js';
+import { SESSIONS_DIR, type SessionPaths } from '../files/paths.js';
+import { removeEntry } from '../files/remove-entry.js';
+import { getSession, setContainerStatus, type SessionRow } from '../store/central.js';
+import { endCreation, unfinishedCreations } from '../store/central-work.js';
+import { readInbound, readOutbound, type Db } from '../store/session-db.js';
+import { stmt } from '../store/statements.js';
+import type { ContainerStatus } from './types.js';
+
+export const ORPHANED_DIR = '.orphaned';
+
+export interface Reconciled {
+  sessionId: string;
+  from: ContainerStatus;
+}
+
+export interface Orphan {
+  sessionId: string;
+  agentGroupId: string;
+  /** Where its folder went, or null when it held nothing and was removed. */
+  movedTo: string | null;
+}
+
+/** Whether a folder of an interrupted creation holds any row (unreadable counts as holding). */
+function holdsRows(paths: SessionPaths, agentGroupId: string, sessionId: string): boolean {
+  const count = (read: typeof readInbound, path: string, table: string): number => {
+    if (lstatOrUndefined(path) === undefined) return 0;
+    try {
+      return read(path, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
+    } catch {
+      // Unreadable (half-created or tampered): keep it, it may hold something.
+      return 1;
+    }
+  };
+  return (
+    count(readInbound, paths.inboundDbPath(agentGroupId, sessionId), 'messages_in') > 0 ||
+    count(readOutbound, paths.outboundDbPath(agentGroupId, sessionId), 'messages_out') > 0
+  );
+}
+
+/** Cleans up the folders of creations a crash interrupted. */
+export function cleanUnfinishedCreations(central: Db, dataDir: string, paths: SessionPaths): Orphan[] {
+  const orphans: Orphan[] = [];
+  for (const c of unfinishedCreations(central)) {
+    const { session_id: sessionId, agent_group_id: ag } = c;
+    if (getSession(central, sessionId) !== undefined) {
+      endCreation(central, sessionId);
+      continue;
+    }
+    const folder = paths.sessionDir(ag, sessionId);
+    if (lstatOrUndefined(folder) !== undefined) {
+      if (holdsRows(paths, ag, sessionId)) {
+        const target = join(dataDir, SESSIONS_DIR, ORPHANED_DIR, ag, sessionId);
+        mkdirSync(dirname(target), { recursive: true });
+        removeEntry(target);
+        renameSync(folder, target);
+        orphans.push({ sessionId, agentGroupId: ag, movedTo: target });
+      } else {
+        removeEntry(folder);
+        orphans.push({ sessionId, agentGroupId: ag, movedTo: null });
+      }
+    }
+    endCreation(central, sessionId);
+  }
+  return orphans;
+}
+
+/** Sessions left running or idle by a previous process, set `stopped` in the central DB. */
+export function reconcileStatuses(central: Db): Reconciled[] {
+  const rows = stmt(
+    central,
+    "SELECT * FROM sessions WHERE container_status IN ('running', 'idle') AND COALESCE(status, 'active') = 'active' ORDER BY created_at, id",
+  ).all() as SessionRow[];
+  const reconciled: Reconciled[] = [];
+  for (const row of rows) {
+    setContainerStatus(central, row.id, 'stopped', null);
+    reconciled.push({ sessionId: row.id, from: row.container_status });
+  }
+  return reconciled;
+}
+
+export function orphanError(orphan: Orphan): RuntimeError {
+  return new RuntimeError(
+    'STORAGE',
+    `session folder ${orphan.agentGroupId}/${orphan.sessionId} of an interrupted creation held rows; moved to ${orphan.movedTo}`,
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * Host-only bookkeeping inside `inbound.db`, in tables of the host's own (containers ignore tables
+ * they do not know, and FORMAT.md's tables keep exactly their columns). Each is created the first
+ * time it is written, inside the caller's transaction, so it commits with the rows it describes.
+ *
+ * - `host_outbound_progress`: the poll watermark — every `messages_out` row up to this rowid is
+ *   settled (delivered or failed). Kept in the same file and transaction as `delivered`, so the
+ *   two never disagree, across crashes and restarts (test/runtime/poll.test.ts).
+ * - `host_delivery_errors`: why a row was recorded `failed` (`delivered` has no column for it).
+ */
+import type { Db } from './session-db.js';
+import { stmt } from './statements.js';
+
+const PROGRESS = 'host_outbound_progress';
+const ERRORS = 'host_delivery_errors';
+
+function hasTable(db: Db, name: string): boolean {
+  return stmt(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/** The poll watermark (a `messages_out` rowid), 0 when none was written yet. */
+export function readOutboundProgress(db: Db): number {
+  if (!hasTable(db, PROGRESS)) return 0;
+  const row = stmt(db, `SELECT settled_rowid AS r FROM ${PROGRESS} WHERE id = 1`).get() as { r: unknown } | undefined;
+  return typeof row?.r === 'number' && Number.isSafeInteger(row.r) && row.r > 0 ? row.r : 0;
+}
+
+export function writeOutboundProgress(db: Db, rowid: number): void {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${PROGRESS} (id INTEGER PRIMARY KEY CHECK (id = 1), settled_rowid INTEGER NOT NULL)`,
+  );
+  stmt(
+    db,
+    `INSERT INTO ${PROGRESS} (id, settled_rowid) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET settled_rowid = excluded.settled_rowid`,
+  ).run(rowid);
+}
+
+export function recordDeliveryError(db: Db, messageOutId: string, error: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS ${ERRORS} (message_out_id TEXT PRIMARY KEY, error TEXT NOT NULL)`);
+  stmt(db, `INSERT OR REPLACE INTO ${ERRORS} (message_out_id, error) VALUES (?, ?)`).run(messageOutId, error);
+}
+
+/** Why `messageOutId` was recorded failed, when the host kept a reason. */
+export function deliveryError(db: Db, messageOutId: string): string | undefined {
+  if (!hasTable(db, ERRORS)) return undefined;
+  const row = stmt(db, `SELECT error FROM ${ERRORS} WHERE message_out_id = ?`).get(messageOutId) as
+    { error: string } | undefined;
+  return row?.error;
+}
+
+/** Whether `messageOutId` has its `delivered` record (delivered or failed). */
+export function isSettled(db: Db, messageOutId: string): boolean {
+  return stmt(db, 'SELECT 1 FROM delivered WHERE message_out_id = ?').get(messageOutId) !== undefined;
+}
