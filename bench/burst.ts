@@ -10,7 +10,6 @@
  * 3. Call k (session-major: session s, message i → k = s × perSession + i) records the seq it
  *    was acknowledged with in `seqs[k]`.
  */
-import { performance } from 'node:perf_hooks';
 import type { InboundMessage, Runtime } from '../src/index.js';
 import { turn } from './util.js';
 
@@ -19,7 +18,6 @@ type WriteResult = { seq: number; duplicate: boolean };
 /** Collects acknowledgements: seqs by call index, duplicates, errors; `done` when all settled. */
 export class Acks {
   readonly seqs: Float64Array;
-  readonly ackedAt: Float64Array;
   duplicates = 0;
   readonly errors: unknown[] = [];
   private pending: number;
@@ -28,17 +26,15 @@ export class Acks {
 
   constructor(total: number) {
     this.seqs = new Float64Array(total);
-    this.ackedAt = new Float64Array(total);
     this.pending = total;
     this.done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     if (total === 0) this.resolveDone();
   }
 
-  track(k: number, promise: Promise<WriteResult>, stamp = false): void {
+  track(k: number, promise: Promise<WriteResult>): void {
     promise.then(
       (r) => {
         this.seqs[k] = r.seq;
-        if (stamp) this.ackedAt[k] = performance.now();
         if (r.duplicate) this.duplicates++;
         if (--this.pending === 0) this.resolveDone();
       },
@@ -52,7 +48,7 @@ export class Acks {
 
 /**
  * Fires `messages[s][i]` to `ids[s]` for every s and i (invariant 1); resolves when the last call
- * was made (not acknowledged). Returns the time the last call returned.
+ * was made (not acknowledged).
  */
 export async function fireBurst(
   rt: Runtime,
@@ -60,7 +56,7 @@ export async function fireBurst(
   messages: readonly (readonly InboundMessage[])[],
   acks: Acks,
   separate: boolean,
-): Promise<number> {
+): Promise<void> {
   let k = 0;
   const batch: Promise<WriteResult>[] = [];
   for (let s = 0; s < ids.length; s++) {
@@ -71,5 +67,4 @@ export async function fireBurst(
     for (let i = 0; i < list.length; i++) acks.track(k++, batch[i]!);
     if (separate && s < ids.length - 1) await turn();
   }
-  return performance.now();
 }

@@ -99,8 +99,8 @@ const QUICK: Sizes = {
   naiveCap: 100,
   syncSessions: 100,
   syncPerSession: 50,
-  fairSessions: 10,
-  fairPerSession: 300,
+  fairSessions: 20,
+  fairPerSession: 1000,
   quietEveryMs: 5,
   quietIdleWrites: 20,
   many: 300,
@@ -568,7 +568,7 @@ async function fairness(ctx: RunContext): Promise<void> {
       idle.errors.length === 0 && busy.errors.length === 0,
       `(ii) quiet writes failed: ${String([...idle.errors, ...busy.errors][0])}`,
     );
-    check(busy.latencies.length >= 10, `(ii) only ${busy.latencies.length} quiet writes during the burst`);
+    check(busy.latencies.length > 0, '(ii) no quiet write was made during the burst');
     verifySessions('(ii) fairness', [
       ...expectedWithAcks(dir, messages, acks),
       { inboundPath: dir.inbound[q]!, ids: [...idleIds, ...busyIds] },

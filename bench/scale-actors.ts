@@ -27,6 +27,8 @@ export interface ActorMemory {
   floorBytesPerEntry: number;
   activationMs: number;
   live: number;
+  /** `close()` with every actor live (not part of any figure). */
+  closeMs: number;
 }
 
 const PASSIVATE_MS = 2_000_000_000;
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
   const floor = floorBytesPerEntry(ids, ds.agentGroupId);
 
   const rt = await createRuntime({ dataDir, driver: 'none', passivateMs: PASSIVATE_MS });
+  let result: Omit<ActorMemory, 'closeMs'>;
+  let closeMs = 0;
   try {
     fullGc();
     const before = process.memoryUsage();
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
     if (live !== count) throw new Error(`${live} sessions live after activating ${count}`);
     fullGc();
     const after = process.memoryUsage();
-    const result: ActorMemory = {
+    result = {
       count,
       rssBeforeBytes: before.rss,
       rssAfterBytes: after.rss,
@@ -78,10 +82,12 @@ async function main(): Promise<void> {
       activationMs,
       live,
     };
-    process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
+    const t1 = performance.now();
     await rt.close();
+    closeMs = performance.now() - t1;
   }
+  process.stdout.write(`${JSON.stringify({ ...result, closeMs } satisfies ActorMemory)}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -14,13 +14,14 @@
  *   per session.
  * - Re-activation: a runtime with an injected `SimulatedClock` (so passivation happens exactly when
  *   told, and no wall time passes), `passivateMs` 60,000 simulated ms, K sessions spread over the
- *   data dir. Activate all K, write one message to each, one at a time, timed (live); advance the
- *   clock past `passivateMs` and wait until no actor is live; write one message to each again,
- *   timed (re-activation). p99 of each.
+ *   data dir in two halves A and B. Round 1: advance the clock past `passivateMs`, wait until no
+ *   actor is live, activate A alone; then alternate one write to A[i] (live) and one to B[i]
+ *   (passivated: re-activation), one at a time, each timed. Round 2: the same with A and B
+ *   swapped. Alternating write by write, both sides meet the same disk. p99 of each side.
  *
  * Invariants:
- * 1. Every figure is checked: the re-activation pass runs only after the runtime reports 0 live
- *    sessions, every write is acknowledged (not as a duplicate) and stored with the acknowledged
+ * 1. Every figure is checked: a re-activation round starts only when the runtime reports 0 live
+ *    sessions, then exactly the live half live; every write is acknowledged (not as a duplicate) and stored with the acknowledged
  *    seq in call order; the memory child fails unless all N sessions are live.
  */
 import Database from 'better-sqlite3';
@@ -189,7 +190,13 @@ async function reactivation(ds: Dataset, sample: number, tag: string): Promise<R
   rt.on('error', (e) => errors.push(e.error));
   const step = Math.max(1, Math.floor(ds.sessionIds.length / sample));
   const picks = Array.from({ length: Math.min(sample, ds.sessionIds.length) }, (_, j) => j * step);
-  const written = new Map<number, { ids: string[]; seqs: number[] }>(picks.map((s) => [s, { ids: [], seqs: [] }]));
+  check(picks.length >= 2, 're-activation needs at least two sessions');
+  const half = picks.length >> 1;
+  const a = picks.slice(0, half);
+  const b = picks.slice(half, 2 * half);
+  const written = new Map<number, { ids: string[]; seqs: number[] }>(
+    [...a, ...b].map((s) => [s, { ids: [], seqs: [] }]),
+  );
   const write = async (s: number, prefix: string): Promise<number> => {
     const m = benchMessage(
       s,
@@ -207,16 +214,22 @@ async function reactivation(ds: Dataset, sample: number, tag: string): Promise<R
   };
   const liveMs: number[] = [];
   const reactivatedMs: number[] = [];
-  try {
-    await Promise.all(picks.map((s) => rt.messageCounts(ds.sessionIds[s]!)));
-    check(rt.stats().liveSessions >= picks.length, `only ${rt.stats().liveSessions} of ${picks.length} sessions live`);
-    collectGarbage();
-    for (const s of picks) liveMs.push(await write(s, `live-${tag}`));
+  /** Passivates every actor, activates `live` alone, then alternates a write to each side. */
+  const round = async (live: number[], passive: number[], prefix: string) => {
     clock.increment(SIM_PASSIVATE_MS + 1);
     for (let i = 0; i < 10_000 && rt.stats().liveSessions > 0; i++) await turn();
     check(rt.stats().liveSessions === 0, `${rt.stats().liveSessions} sessions still live after passivateMs`);
+    await Promise.all(live.map((s) => rt.messageCounts(ds.sessionIds[s]!)));
+    check(rt.stats().liveSessions === live.length, `${rt.stats().liveSessions} live, expected ${live.length}`);
     collectGarbage();
-    for (const s of picks) reactivatedMs.push(await write(s, `back-${tag}`));
+    for (let i = 0; i < live.length; i++) {
+      liveMs.push(await write(live[i]!, `${prefix}-${tag}`));
+      reactivatedMs.push(await write(passive[i]!, `${prefix}-${tag}`));
+    }
+  };
+  try {
+    await round(a, b, 'x');
+    await round(b, a, 'y');
   } finally {
     await rt.close();
   }
@@ -310,7 +323,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       start:
         "createRuntime({ dataDir, driver: 'none' }) alone, timed (close untimed); page cache warm (one untimed start-up first); baseline: open v2.db and SELECT every active sessions row",
       memory: `child process (node --expose-gc --max-old-space-size=8192): createRuntime({ driver: 'none', passivateMs: 2e9 }), two full GCs, memoryUsage(); activate the first ${live} sessions with messageCounts (1,000 awaited at a time); check stats().liveSessions = ${live}; two full GCs, memoryUsage(); per actor = (after − before) ÷ ${live}. Floor: a Map of ${live} plain records, measured before the runtime starts${quick ? ' (quick: 1,000 live actors over the 10,000-session data dir)' : ''}`,
-      reactivation: `createRuntime({ driver: 'none', clock: SimulatedClock, passivateMs: ${SIM_PASSIVATE_MS} }); ${Math.min(sample, count)} sessions spread evenly over the data dir: activated (messageCounts), one write each one at a time (live), then clock.increment(passivateMs + 1) and setImmediate turns until stats().liveSessions = 0, then one write each again (re-activation); each write timed call → acknowledgement`,
+      reactivation: `createRuntime({ driver: 'none', clock: SimulatedClock, passivateMs: ${SIM_PASSIVATE_MS} }); ${Math.min(sample, count)} sessions spread evenly over the data dir, in halves A and B; per round: clock.increment(passivateMs + 1) and setImmediate turns until stats().liveSessions = 0, activate one half (messageCounts), then alternate one write to a live session and one to a passivated one (re-activation), one at a time, each timed call → acknowledgement; second round with the halves swapped`,
     },
     figures: runs.figures(figureDefs(count, live)),
     details,
