@@ -512,7 +512,7 @@ const scenarios: Record<string, Scenario> = {
           'UNKNOWN_AGENT_GROUP',
         ],
         ['writeMessage to ../x', () => rt.writeMessage('../x', msg('m1', { text: 'x' })), 'INVALID_ID'],
-        ['writeMessage with an unsafe id', () => rt.writeMessage(sid, msg('a/b', { text: 'x' })), 'INVALID_ID'],
+        ['writeMessage with a NUL in its id', () => rt.writeMessage(sid, msg('a\u0000b', { text: 'x' })), 'INVALID_ID'],
         [
           'writeMessage with a numeric kind',
           () => anyRt.writeMessage!.call(rt, sid, { id: 'm1', kind: 5, timestamp: 'now', content: '{}' }),

@@ -64,7 +64,7 @@ import { SessionHost } from './session-host.js';
 import { SessionJournal } from './session-journal.js';
 import { SessionLoop } from './session-loop.js';
 import { countMessages, type OutboundRow } from './session-ops.js';
-import { describeSession, type SessionView } from './session-view.js';
+import { describeSession } from './session-view.js';
 import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
 import { Supervisor } from './supervisor.js';
 import { TrackedClock } from './tracked-clock.js';
@@ -77,6 +77,7 @@ import {
   type RuntimeEvents,
   type SessionInfo,
   type SessionMode,
+  type SessionView,
   silentLogger,
 } from './types.js';
 import {
@@ -94,7 +95,7 @@ import { fromWire } from './wire.js';
 import { WorkScheduler } from './work-scheduler.js';
 
 export type { RuntimeOptions } from './settings.js';
-export type { SessionView } from './session-view.js';
+export type { SessionView } from './types.js';
 
 export interface ResolveResult {
   session: SessionInfo;

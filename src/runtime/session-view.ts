@@ -3,25 +3,9 @@
  * and the session's central row — no session file is opened.
  */
 import type { SessionActor } from './session-actor.js';
-import type { JournalDelivery, JournalTransition, SessionJournal } from './session-journal.js';
+import type { SessionJournal } from './session-journal.js';
 import type { ContainerInfo } from './supervisor.js';
-import type { SessionInfo, SessionMode } from './types.js';
-
-export interface SessionView {
-  session: SessionInfo;
-  mode: SessionMode | undefined;
-  /** The state of each region of the session's actor; null when the actor is not live. */
-  state: { container: string; poller: string; mailbox: string } | null;
-  /** Operations queued, committing or awaited. */
-  queued: number;
-  /** Row counts, when known without opening files (see `messageCounts` for exact ones). */
-  counts: { messagesIn: number; messagesOut: number; delivered: number; failed: number } | null;
-  container: { pid: number | null; startedAt: string | null; heartbeatAgeMs: number | null } | null;
-  /** Recent state changes of the container and poller regions, oldest first (at most 50). */
-  transitions: JournalTransition[];
-  /** Recent delivery outcomes, oldest first (at most 20). */
-  deliveries: JournalDelivery[];
-}
+import type { SessionInfo, SessionMode, SessionView } from './types.js';
 
 export function describeSession(input: {
   session: SessionInfo;

@@ -3,6 +3,7 @@
  */
 import type { ContainerStatus } from '../../machines/session.machine.js';
 import type { SessionMode } from '../../machines/registry.machine.js';
+import type { JournalDelivery, JournalTransition } from './session-journal.js';
 
 export type { ContainerStatus, SessionMode };
 
@@ -93,4 +94,21 @@ export interface RuntimeEvents {
   'system.message': (e: { sessionId: string; messageId: string; content: unknown }) => void;
   /** The host refused something the container did (also logged at `warn`). */
   'container.violation': (e: { sessionId: string; kind: string; detail: string }) => void;
+}
+
+/** One session as `describeSession` shows it (for dashboards). */
+export interface SessionView {
+  session: SessionInfo;
+  mode: SessionMode | undefined;
+  /** The state of each region of the session's actor; null when the actor is not live. */
+  state: { container: string; poller: string; mailbox: string } | null;
+  /** Operations queued, committing or awaited. */
+  queued: number;
+  /** Row counts, when known without opening files (see `messageCounts` for exact ones). */
+  counts: { messagesIn: number; messagesOut: number; delivered: number; failed: number } | null;
+  container: { pid: number | null; startedAt: string | null; heartbeatAgeMs: number | null } | null;
+  /** Recent state changes of the container and poller regions, oldest first (at most 50). */
+  transitions: JournalTransition[];
+  /** Recent delivery outcomes, oldest first (at most 20). */
+  deliveries: JournalDelivery[];
 }

@@ -46,7 +46,7 @@ describe('session-actors replay --machine', () => {
     const path = machineModule('export const sessionMachine = base.provide({ delays: { idleStopMs: 5000 } });');
     const { code, stdout } = await run(['replay', LOG, '--machine', path]);
     expect(stdout).toContain(`what-if replay of ${path}: 1 of 1 session departs from the recorded behaviour`);
-    expect(stdout).toMatch(/ {2}sess…viu1 {2}line 78: idle timeout sess…viu1\n/);
+    expect(stdout).toMatch(/ {2}sess…(\w{4}) {2}line \d+: idle timeout sess…\1\n/);
     expect(stdout).toMatch(/the recorded timer xstate\.after\.idleStopMs\.session\.container\.idle fired at/);
     expect(code).toBe(1);
   });
