@@ -1,9 +1,16 @@
 /**
  * What a session's `session_routing` and `destinations` rows say, derived from the central DB
- * (FORMAT.md "inbound.db"): the default address of output that answers no message, and the
- * destinations the agent may write to.
+ * (FORMAT.md "inbound.db"), rewritten on every wake:
+ *
+ * - `session_routing`: the default address of output that answers no message — the session's
+ *   messaging group (`channel_type`, `platform_id`) and its thread;
+ * - `destinations`: every messaging group wired to the session's agent group (each that reached it
+ *   through resolution, in any mode), with NanoClaw's naming: `name` the local name, unique in the
+ *   group; `display_name` the messaging group's name or else the local name; `type` `channel`
+ *   (test/runtime/destinations.test.ts).
  */
 import { getMessagingGroup, type SessionRow } from '../store/central.js';
+import { destinationsOf } from '../store/central-work.js';
 import type { Destination, Routing } from '../store/inbound.js';
 import type { Db } from '../store/session-db.js';
 
@@ -16,17 +23,15 @@ export function routingRowsFor(central: Db, row: SessionRow): RoutingRows {
   const mg = row.messaging_group_id ? getMessagingGroup(central, row.messaging_group_id) : undefined;
   return {
     routing: { channelType: mg?.channel_type ?? null, platformId: mg?.platform_id ?? null, threadId: row.thread_id },
-    destinations: mg
-      ? [
-          {
-            name: mg.name ?? mg.id,
-            displayName: mg.name,
-            type: 'channel',
-            channelType: mg.channel_type,
-            platformId: mg.platform_id,
-            agentGroupId: null,
-          },
-        ]
-      : [],
+    destinations: destinationsOf(central, row.agent_group_id).map(
+      (d): Destination => ({
+        name: d.local_name,
+        displayName: d.name ?? d.local_name,
+        type: 'channel',
+        channelType: d.channel_type,
+        platformId: d.platform_id,
+        agentGroupId: null,
+      }),
+    ),
   };
 }
