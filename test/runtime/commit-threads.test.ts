@@ -26,6 +26,7 @@ function session(dir: string, create = true): Omit<CommitJob, 'id' | 'input'> {
       maxAttachmentBytes: 1024,
       maxMessageBytes: 1024,
       retry: { maxTries: 3, backoffMs: 10 },
+      poll: { maxPollRows: 100, maxOutboundBytes: 1 << 20, timezone: 'UTC' },
       migrate: true,
     },
     at: Date.UTC(2026, 0, 1),

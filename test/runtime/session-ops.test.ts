@@ -23,15 +23,25 @@ function envIn(dir: string): BatchEnv {
     maxAttachmentBytes: 1024,
     maxMessageBytes: 1024,
     outside: {
-      pollSnapshot: () => ({ rows: [], acks: [], heartbeatMtimeMs: null }),
+      pollSnapshot: () => ({
+        rows: [],
+        settledThrough: 0,
+        more: false,
+        acks: [],
+        heartbeatMtimeMs: null,
+        containerState: null,
+        violations: [],
+      }),
       sweepAcks: () => [],
       observed: (_op, compute) => compute(),
+      outboundCheck: (_op, check) => check(),
     },
     state: { migrated: false },
     retry: { maxTries: 3, backoffMs: 1000 },
     warn: () => undefined,
     directOutbound: () => [],
     queueDirectOutbound: () => true,
+    settleDirectOutbound: () => undefined,
   };
 }
 
