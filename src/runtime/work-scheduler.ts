@@ -5,7 +5,8 @@
  *
  * Invariants (guarded by test/runtime/schedule.test.ts and test/runtime/stranded.test.ts):
  * 1. One timer per session, on the injected clock, for its earliest known due time; an earlier
- *    time re-arms it, a later one never delays it.
+ *    time re-arms it, a later one never delays it. A time further ahead than `MAX_TIMER_MS` is
+ *    reached in steps, never early (Node runs a longer delay after 1 ms).
  * 2. What must survive a restart lives in the central DB (`session_work`: the next due time and
  *    whether outbound rows may be unsettled), written coalesced — one transaction per event-loop
  *    turn — so start-up finds pending work without opening any session's files.
@@ -14,6 +15,9 @@
 import { getSessionWork, pendingWork, setSessionWork } from '../store/central-work.js';
 import type { Db } from '../store/session-db.js';
 import type { Clock } from './clock.js';
+
+/** The longest delay Node's `setTimeout` honours (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface WorkSchedulerDeps {
   central: Db;
@@ -143,10 +147,13 @@ export class WorkScheduler {
       if (existing.at <= atMs) return;
       this.deps.clock.clearTimeout(existing.handle);
     }
-    const delay = Math.max(0, atMs - this.deps.clock.now());
+    // Node runs a delay over MAX_TIMER_MS after 1 ms: a far time is reached in steps.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, atMs - this.deps.clock.now()));
     const handle = this.deps.clock.setTimeout(() => {
       this.timers.delete(sessionId);
-      if (!this.stopped) this.deps.onDue(sessionId);
+      if (this.stopped) return;
+      if (this.deps.clock.now() < atMs) this.arm(sessionId, atMs);
+      else this.deps.onDue(sessionId);
     }, delay);
     this.timers.set(sessionId, { at: atMs, handle });
   }
