@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RuntimeError } from '../errors.js';
-import { COMMIT_WORKER_ROLE, type CommitJob, type CommitReply } from './commit-worker.js';
+import { COMMIT_WORKER_ROLE, decodeReply, encodeJob, type CommitJob, type CommitReply } from './commit-worker.js';
 import { toWire } from './wire.js';
 
 type Done = (reply: CommitReply) => void;
@@ -81,7 +81,7 @@ export class CommitThreads {
     // A thread with work keeps the process alive until it answers; an idle one never does.
     if (thread.pending.size === 0) thread.worker.ref();
     thread.pending.set(full.id, { job: full, done });
-    thread.worker.postMessage(full);
+    thread.worker.postMessage(encodeJob(full));
   }
 
   /**
@@ -110,7 +110,8 @@ export class CommitThreads {
     const worker =
       'file' in source ? new Worker(source.file, options) : new Worker(source.code, { ...options, eval: true });
     const thread: Thread = { worker, pending: new Map() };
-    worker.on('message', (reply: CommitReply) => {
+    worker.on('message', (message: CommitReply | string) => {
+      const reply = decodeReply(message);
       const p = thread.pending.get(reply.id);
       if (p === undefined) return;
       thread.pending.delete(reply.id);
@@ -127,7 +128,12 @@ export class CommitThreads {
         done({
           id: job.id,
           results: toWire(
-            job.input.ops.map((op) => ({ requestId: op.requestId, kind: op.kind, ok: false, error: failure })),
+            Array.from({ length: job.ops.n }, (_, i) => ({
+              requestId: String(i),
+              kind: 'op',
+              ok: false,
+              error: failure,
+            })),
           ),
           warnings: [],
           queued: [],

@@ -12,6 +12,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CommitInput } from '../../machines/session.machine.js';
+import { decodeOps, decodeResults, encodeResults, type EncodedOps, type EncodedResults } from './job-codec.js';
 import {
   executeBatch,
   liveOutside,
@@ -39,10 +40,18 @@ export interface JobEnv {
   migrate: boolean;
 }
 
+/**
+ * One batch as it travels to a thread: the operations' payloads in queue order (results come
+ * back in the same order, so nothing else of an operation needs to travel).
+ */
 export interface CommitJob {
   id: number;
   env: JobEnv;
-  input: CommitInput;
+  sessionId: string;
+  containerStatus: CommitInput['containerStatus'];
+  ops: EncodedOps;
+  /** Which operations write `outbound.db` (indexes into `ops`). */
+  writesOutbound: number[];
   /** The batch's clock reading, recorded with its results. */
   at: number;
   /** Host-originated rows kept in the central DB, for a batch that polls. */
@@ -81,11 +90,35 @@ export function runJob(job: CommitJob): CommitReply {
     },
     settleDirectOutbound: (id) => void reply.settled.push(id),
   };
-  reply.results = toWire(executeBatch(env, job.input, job.at));
+  const input: CommitInput = {
+    sessionId: job.sessionId,
+    containerStatus: job.containerStatus,
+    ops: decodeOps(job.ops).map((payload, i) => ({ requestId: String(i), kind: payload.kind, payload })),
+  };
+  for (const i of job.writesOutbound) input.ops[i]!.writesOutbound = true;
+  reply.results = toWire(executeBatch(env, input, job.at));
   return reply;
+}
+
+/** A job as text: one string crosses the thread boundary instead of a graph of small objects. */
+export function encodeJob(job: CommitJob): string {
+  return JSON.stringify(job);
+}
+
+/** A reply as the worker sent it: an object (it carries file bytes) or text with encoded results. */
+export function decodeReply(message: CommitReply | string): CommitReply {
+  if (typeof message !== 'string') return message;
+  const parsed = JSON.parse(message) as Omit<CommitReply, 'results'> & { results: EncodedResults };
+  return { ...parsed, results: decodeResults(parsed.results) };
 }
 
 const port = parentPort;
 if (port !== null && (workerData as { role?: unknown } | null)?.role === COMMIT_WORKER_ROLE) {
-  port.on('message', (job: CommitJob) => port.postMessage(runJob(job)));
+  port.on('message', (text: string) => {
+    const reply = runJob(JSON.parse(text) as CommitJob);
+    // File contents (readOutbox) are Buffers: those replies go as objects (structured clone keeps
+    // the bytes); everything else as text.
+    const binary = reply.results.some((r) => r.ok && (r.kind === 'readOutbox' || r.kind === 'readOutboxChecked'));
+    port.postMessage(binary ? reply : JSON.stringify({ ...reply, results: encodeResults(reply.results) }));
+  });
 }

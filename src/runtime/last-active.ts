@@ -1,14 +1,18 @@
 /**
  * `sessions.last_active`, coalesced: marked in memory when a batch commits, written to the central
- * DB at most once per event-loop turn, in one transaction, whatever the number of messages.
+ * DB at most once per `FLUSH_MS` (and at close), in one transaction, whatever the number of
+ * messages; readers of this runtime see the in-memory value at once.
  *
  * Invariants (guarded by test/runtime/mailbox.test.ts and the ingest benchmark):
  * 1. Only ever moves forward, in memory and in the DB, so the order in which coalesced and
  *    status-driven updates land cannot change the result.
- * 2. At most one central transaction per event-loop turn.
+ * 2. At most one central transaction per `FLUSH_MS`, never one per commit.
  */
 import { setLastActive } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
+
+/** How long marked times wait to be written together (real time; the write is bookkeeping). */
+export const FLUSH_MS = 100;
 
 export class LastActive {
   private readonly known = new Map<string, string>();
@@ -38,7 +42,7 @@ export class LastActive {
     this.dirty.set(sessionId, at);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
   forget(sessionId: string): void {

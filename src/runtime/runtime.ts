@@ -63,7 +63,7 @@ import { directOutboundRows, queueDirectOutbound } from './session-env.js';
 import { SessionHost } from './session-host.js';
 import { SessionJournal } from './session-journal.js';
 import { SessionLoop } from './session-loop.js';
-import { countMessages, type OutboundRow } from './session-ops.js';
+import { countMessages, type OutboundRow, type SessionOp } from './session-ops.js';
 import { describeSession } from './session-view.js';
 import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
 import { Supervisor } from './supervisor.js';
@@ -91,6 +91,7 @@ import {
   validId,
 } from './validate.js';
 import { Violations } from './violations.js';
+import { encodeOps } from './job-codec.js';
 import { fromWire } from './wire.js';
 import { WorkScheduler } from './work-scheduler.js';
 
@@ -172,7 +173,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       commit: (actor, input, at, done) => this.commit(actor, input, at, done),
       startContainer: (id) => this.supervisor.start(id),
       stopContainer: (id, reason) => this.supervisor.stopHandle(id, reason),
-      onResults: (id, results, at) => this.loop.onResults(id, results, at),
+      onResults: (id, results, at, opOf) => this.loop.onResults(id, results, at, opOf),
       onEmitted: (event) => this.onEmitted(event),
       onError: (id, error) => this.report(error, id),
       onPassivated: (id) => this.journal.dropState(id),
@@ -464,13 +465,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           `session ${id} has ${actor.outstanding} operations queued (maxQueuedPerSession ${this.settings.maxQueuedPerSession}): retry later`,
         );
       }
-      return actor
-        .request<{ seq: number; duplicate: boolean }>({ kind: 'writeMessage', message: msg, at })
-        .then((result) => {
-          this.emit('message.written', { sessionId: id, id: msg.id, seq: result.seq, duplicate: result.duplicate });
-          if (!result.duplicate) this.loop.afterWrite(actor, msg);
-          return result;
-        });
+      // `message.written` and the wake (or schedule) follow in the session loop, before this settles.
+      return actor.request<{ seq: number; duplicate: boolean }>({ kind: 'writeMessage', message: msg, at });
     });
   }
 
@@ -668,7 +664,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (;;) {
       // After a macrotask boundary every microtask (settled callers' continuations) has run.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.closed || this.isIdle()) return;
+      if (this.closed) return;
+      if (this.isIdle()) {
+        // Idle: what is only waiting to be written together is written now.
+        if (!this.settings.readOnly) {
+          this.lastActive.flush();
+          this.scheduler.flush();
+        }
+        return;
+      }
     }
   }
 
@@ -808,6 +812,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.report(toStorageError(error, 'direct outbound'), sessionId);
       }
     }
+    const writesOutbound: number[] = [];
+    input.ops.forEach((op, i) => {
+      if (op.writesOutbound === true) writesOutbound.push(i);
+    });
     this.threads.run(
       {
         env: {
@@ -825,7 +833,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           },
           migrate: !actor.migrated,
         },
-        input,
+        sessionId,
+        containerStatus: input.containerStatus,
+        ops: encodeOps(input.ops.map((op) => op.payload as SessionOp)),
+        writesOutbound,
         at,
         direct,
       },
@@ -838,7 +849,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         } catch (error) {
           this.report(toStorageError(error, 'direct outbound'), sessionId);
         }
-        done(fromWire(reply.results));
+        // Results come back in operation order, keyed by index: give them their request ids back.
+        const results = fromWire(reply.results);
+        for (let i = 0; i < results.length; i++) results[i]!.requestId = input.ops[i]!.requestId;
+        done(results);
       },
     );
   }

@@ -37,7 +37,12 @@ export interface SessionActorDeps {
   /** May the mailbox commit `cost` operations right now, in this very step? (a free slot, nobody waiting) */
   tryTakeTurn(cost: number): boolean;
   /** Sees every settled result before its caller does (events, delivery, last_active). */
-  onResults(sessionId: string, results: OpResult[], at: number): void;
+  onResults(
+    sessionId: string,
+    results: OpResult[],
+    at: number,
+    opOf: (requestId: string) => SessionOp | undefined,
+  ): void;
   onEmitted(event: SessionEmitted): void;
   onError(sessionId: string, error: unknown): void;
 }
@@ -45,6 +50,7 @@ export interface SessionActorDeps {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  op: SessionOp;
 }
 
 /** The inspection id of a session's actor. */
@@ -88,7 +94,7 @@ export class SessionActor implements FairShare {
         deps.onEmitted(e);
         return;
       }
-      deps.onResults(this.id, e.results, e.at);
+      deps.onResults(this.id, e.results, e.at, (requestId) => this.pending.get(requestId)?.op);
       for (const r of e.results) this.settle(r);
     });
     this.actor.subscribe({ error: (error) => deps.onError(this.id, error) });
@@ -109,7 +115,7 @@ export class SessionActor implements FairShare {
     if (this.sealed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closing'));
     const requestId = `${this.id}:${++this.requests}`;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject, op });
       this.unsent.push({ requestId, kind: op.kind, writesOutbound, payload: op });
       if (this.unsent.length === 1) queueMicrotask(() => this.sendQueued(true));
     });

@@ -23,6 +23,7 @@ import type { Clock } from './clock.js';
 import type { CommitScheduler } from './commit-scheduler.js';
 import type { Recorder } from '../eventlog/recorder.js';
 import { SessionActor } from './session-actor.js';
+import type { SessionOp } from './ops/types.js';
 import type { Settings } from './settings.js';
 
 export interface SessionHostDeps {
@@ -39,7 +40,12 @@ export interface SessionHostDeps {
   commit(actor: SessionActor, input: CommitInput, at: number, done: (results: OpResult[]) => void): void;
   startContainer(sessionId: string): Promise<{ at: number }>;
   stopContainer(sessionId: string, reason: string): Promise<void>;
-  onResults(sessionId: string, results: OpResult[], at: number): void;
+  onResults(
+    sessionId: string,
+    results: OpResult[],
+    at: number,
+    opOf: (requestId: string) => SessionOp | undefined,
+  ): void;
   onEmitted(event: SessionEmitted): void;
   onError(sessionId: string, error: unknown): void;
   /** A session's actor was dropped from memory (passivated or closed). */
@@ -131,7 +137,7 @@ export class SessionHost {
       passivateMs: settings.passivateMs,
       maxBatch: settings.maxBatch,
       tryTakeTurn: (cost): boolean => this.deps.scheduler.tryTake(actor, cost),
-      onResults: (id, results, at) => this.deps.onResults(id, results, at),
+      onResults: (id, results, at, opOf) => this.deps.onResults(id, results, at, opOf),
       onEmitted: (event) => {
         if (event.type === 'session.passivate') this.passivateSoon(event.sessionId);
         else this.deps.onEmitted(event);

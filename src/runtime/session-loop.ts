@@ -23,7 +23,7 @@ import { getSession } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
 import type { Clock } from './clock.js';
 import type { LastActive } from './last-active.js';
-import type { PollResult, SweepResult } from './ops/types.js';
+import type { PollResult, SessionOp, SweepResult } from './ops/types.js';
 import type { SessionActor } from './session-actor.js';
 import type { SessionHost } from './session-host.js';
 import type { SessionJournal } from './session-journal.js';
@@ -108,19 +108,31 @@ export class SessionLoop {
   }
 
   /** Sees every settled batch before its callers do. */
-  onResults(sessionId: string, results: OpResult[], at: number): void {
+  onResults(
+    sessionId: string,
+    results: OpResult[],
+    at: number,
+    opOf: (requestId: string) => SessionOp | undefined,
+  ): void {
     // Before any caller is settled: an acknowledged operation is always in the log.
     this.deps.recorder?.flush();
     this.counters.commits++;
     this.counters.operations += results.length;
     let wrote = false;
+    const actor = this.deps.host.get(sessionId);
     for (const r of results) {
       if (!r.ok) {
         this.onFailure(sessionId, r);
         continue;
       }
-      if (r.kind === 'writeMessage') wrote = true;
-      else if (r.kind === 'pollOutbound') this.onPoll(sessionId, r.value as PollResult);
+      if (r.kind === 'writeMessage') {
+        wrote = true;
+        const op = opOf(r.requestId);
+        if (op?.kind !== 'writeMessage') continue;
+        const { seq, duplicate } = r.value as { seq: number; duplicate: boolean };
+        this.deps.emit('message.written', { sessionId, id: op.message.id, seq, duplicate });
+        if (!duplicate && actor !== undefined) this.afterWrite(actor, op.message);
+      } else if (r.kind === 'pollOutbound') this.onPoll(sessionId, r.value as PollResult);
       else if (r.kind === 'sweep') this.onSweep(sessionId, r.value as SweepResult);
     }
     if (wrote) this.deps.lastActive.touch(sessionId, new Date(at).toISOString());

@@ -9,9 +9,11 @@
  *    NUL (`assertMessageId`), because it never becomes a path as it is (src/files/message-id.ts).
  * 2. Validation is pure: it throws before any disk access.
  */
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { RuntimeError } from '../errors.js';
 import { assertContentSize } from './content-size.js';
+import { parseSqliteTime } from './sqlite-time.js';
 import { assertMessageId } from '../files/message-id.js';
 import { assertSafeSegment, type SegmentRole } from '../files/segment.js';
 import type { InboundMessage, OutboundDirectMessage, SessionMode } from './types.js';
@@ -26,14 +28,6 @@ const threadId = z
   .max(MAX_TEXT)
   .refine((s) => !s.includes('\0'), 'must not contain NUL')
   .nullable();
-const timestamp = z.string().min(1).max(64);
-const sqliteTime = z
-  .string()
-  .max(64)
-  .refine((s) => !Number.isNaN(Date.parse(s.includes('T') || s.includes(' ') ? s.replace(' ', 'T') : s)), {
-    message: 'must be a time SQLite datetime() can parse',
-  });
-
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -124,43 +118,91 @@ export function parseResolve(value: unknown): ResolveInput {
   return { agentGroupId, messagingGroupId, threadId: rest.threadId ?? null, mode: rest.mode };
 }
 
-const inboundSchema = z.object({
-  kind: z.enum(['chat', 'chat-sdk', 'task', 'webhook', 'system']),
-  timestamp,
-  content: z.string(),
-  platformId: optionalText,
-  channelType: optionalText,
-  threadId: threadId.optional(),
-  processAfter: sqliteTime.nullable().optional(),
-  recurrence: text.nullable().optional(),
-  trigger: z.union([z.literal(0), z.literal(1)]).optional(),
-  sourceSessionId: z.string().nullable().optional(),
-  onWake: z.union([z.literal(0), z.literal(1)]).optional(),
-});
+const INBOUND_KINDS: ReadonlySet<string> = new Set(['chat', 'chat-sdk', 'task', 'webhook', 'system']);
 
+function invalid(field: string, problem: string): RuntimeError {
+  return new RuntimeError('INVALID_INPUT', `message: ${field} ${problem}`);
+}
+
+function optionalString(value: unknown, field: string, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw invalid(field, 'must be a string or null');
+  if (value.length > max) throw invalid(field, `must be at most ${max} characters`);
+  return value;
+}
+
+function flag(value: unknown, field: string, fallback: 0 | 1): 0 | 1 {
+  if (value === undefined) return fallback;
+  if (value !== 0 && value !== 1) throw invalid(field, 'must be 0 or 1');
+  return value;
+}
+
+/** A time `datetime()` can compare: SQLite's own forms, or anything Date parses. */
+function isTime(s: string): boolean {
+  if (!Number.isNaN(parseSqliteTime(s))) return true;
+  return !Number.isNaN(Date.parse(s.includes('T') || s.includes(' ') ? s.replace(' ', 'T') : s));
+}
+
+function isCron(expression: string): boolean {
+  try {
+    CronExpressionParser.parse(expression);
+    return true;
+  } catch {
+    // Not a cron expression: the caller is told so.
+    return false;
+  }
+}
+
+/**
+ * The inbound message of `writeMessage`, checked field by field (each field is read once, into a
+ * message of one fixed shape: a spread would give each message a hidden class of its own, which
+ * made every later read of it slow). Hand-written rather than a schema: it runs on every write.
+ */
 export function parseInboundMessage(value: unknown, maxMessageBytes: number): InboundMessage {
   const obj = requireObject(value, 'message');
   const id = assertMessageId(obj.id);
-  if (obj.sourceSessionId !== undefined && obj.sourceSessionId !== null) validId(obj.sourceSessionId, 'sessionId');
-  const rest = parse(inboundSchema, obj, 'message');
+  const kind = obj.kind;
+  if (typeof kind !== 'string' || !INBOUND_KINDS.has(kind)) {
+    throw invalid('kind', 'must be one of chat, chat-sdk, task, webhook, system');
+  }
+  const timestamp = obj.timestamp;
+  if (typeof timestamp !== 'string' || timestamp.length === 0 || timestamp.length > 64) {
+    throw invalid('timestamp', 'must be a string of 1 to 64 characters');
+  }
+  const content = obj.content;
+  if (typeof content !== 'string') throw invalid('content', 'must be a string');
+  const platformId = optionalString(obj.platformId, 'platformId', MAX_TEXT);
+  const channelType = optionalString(obj.channelType, 'channelType', MAX_TEXT);
+  const threadId = optionalString(obj.threadId, 'threadId', MAX_TEXT);
+  if (threadId !== null && (threadId.length === 0 || threadId.includes('\0'))) {
+    throw invalid('threadId', 'must be non-empty and must not contain NUL');
+  }
+  const processAfter = optionalString(obj.processAfter, 'processAfter', 64);
+  if (processAfter !== null && !isTime(processAfter)) {
+    throw invalid('processAfter', 'must be a time SQLite datetime() can parse');
+  }
+  const recurrence = optionalString(obj.recurrence, 'recurrence', MAX_TEXT);
+  if (recurrence !== null && !isCron(recurrence)) throw invalid('recurrence', 'must be a cron expression');
+  const trigger = flag(obj.trigger, 'trigger', 1);
+  const onWake = flag(obj.onWake, 'onWake', 0);
+  const source = obj.sourceSessionId;
+  const sourceSessionId = source === undefined || source === null ? null : validId(source, 'sessionId');
   // Content carrying attachments shrinks once they move to files, so its cap is checked on the
-  // stored text (src/runtime/session-ops.ts); plain content is refused here, before queueing.
-  if (!rest.content.includes('"attachments"')) assertContentSize(id, rest.content, maxMessageBytes);
-  // Built field by field: every message gets the same object shape (a spread of the parser's
-  // output gave each one a hidden class of its own, which made every later read of it slow).
+  // stored text (src/runtime/ops/write-message.ts); plain content is refused here, before queueing.
+  if (!content.includes('"attachments"')) assertContentSize(id, content, maxMessageBytes);
   return {
     id,
-    kind: rest.kind,
-    timestamp: rest.timestamp,
-    content: rest.content,
-    platformId: rest.platformId ?? null,
-    channelType: rest.channelType ?? null,
-    threadId: rest.threadId ?? null,
-    processAfter: rest.processAfter ?? null,
-    recurrence: rest.recurrence ?? null,
-    trigger: rest.trigger ?? 1,
-    sourceSessionId: rest.sourceSessionId ?? null,
-    onWake: rest.onWake ?? 0,
+    kind,
+    timestamp,
+    content,
+    platformId,
+    channelType,
+    threadId,
+    processAfter,
+    recurrence,
+    trigger,
+    sourceSessionId,
+    onWake,
   };
 }
 

@@ -1,17 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CommitInput } from '../../machines/session.machine.js';
+import type { SessionOp } from '../../src/runtime/ops/types.js';
 import { RuntimeError } from '../../src/errors.js';
 import { CommitThreads } from '../../src/runtime/commit-threads.js';
 import type { CommitJob, CommitReply } from '../../src/runtime/commit-worker.js';
+import { encodeOps } from '../../src/runtime/job-codec.js';
 import { fromWire, toWire } from '../../src/runtime/wire.js';
 import { createSessionDbs } from '../../src/store/session-db.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const tmp = useTmpDir();
 
-function session(dir: string, create = true): Omit<CommitJob, 'id' | 'input'> {
+function session(
+  dir: string,
+  create = true,
+): Omit<CommitJob, 'id' | 'ops' | 'sessionId' | 'containerStatus' | 'writesOutbound'> {
   const sessionDir = join(dir, 'sess');
   mkdirSync(join(sessionDir, 'outbox', 'r1'), { recursive: true });
   const inboundDbPath = join(sessionDir, 'inbound.db');
@@ -34,14 +38,17 @@ function session(dir: string, create = true): Omit<CommitJob, 'id' | 'input'> {
   };
 }
 
-const write = (n: number): CommitInput['ops'][number] => ({
-  requestId: `r${n}`,
+const write = (n: number): SessionOp => ({
   kind: 'writeMessage',
-  payload: {
-    kind: 'writeMessage',
-    at: 0,
-    message: { id: `m${n}`, kind: 'chat', timestamp: 'T', content: '{}', trigger: 1, onWake: 0 },
-  },
+  at: 0,
+  message: { id: `m${n}`, kind: 'chat', timestamp: 'T', content: '{}', trigger: 1, onWake: 0 },
+});
+
+const batch = (...ops: SessionOp[]) => ({
+  sessionId: 's',
+  containerStatus: 'stopped' as const,
+  writesOutbound: [],
+  ops: encodeOps(ops),
 });
 
 function run(threads: CommitThreads, job: Omit<CommitJob, 'id'>): Promise<CommitReply> {
@@ -54,11 +61,11 @@ describe('commit threads', () => {
     const base = session(tmp());
     const reply = await run(threads, {
       ...base,
-      input: { sessionId: 's', containerStatus: 'stopped', ops: [write(1), write(2)] },
+      ...batch(write(1), write(2)),
     });
     expect(fromWire(reply.results)).toEqual([
-      { requestId: 'r1', kind: 'writeMessage', ok: true, value: { seq: 2, duplicate: false } },
-      { requestId: 'r2', kind: 'writeMessage', ok: true, value: { seq: 4, duplicate: false } },
+      { requestId: '0', kind: 'writeMessage', ok: true, value: { seq: 2, duplicate: false } },
+      { requestId: '1', kind: 'writeMessage', ok: true, value: { seq: 4, duplicate: false } },
     ]);
     expect(threads.started).toBe(1);
     await threads.terminate();
@@ -69,7 +76,7 @@ describe('commit threads', () => {
     const base = session(tmp(), false); // no inbound.db: the open fails
     const reply = await run(threads, {
       ...base,
-      input: { sessionId: 's', containerStatus: 'stopped', ops: [write(1)] },
+      ...batch(write(1)),
     });
     const [result] = fromWire(reply.results);
     expect(result?.ok).toBe(false);
@@ -95,7 +102,7 @@ describe('commit threads', () => {
   it('answers the jobs of a thread that dies with STORAGE for every operation, and starts a new thread after', async () => {
     const threads = new CommitThreads(1);
     const base = session(tmp());
-    const pending = run(threads, { ...base, input: { sessionId: 's', containerStatus: 'stopped', ops: [write(1)] } });
+    const pending = run(threads, { ...base, ...batch(write(1)) });
     await threads.terminate();
     const reply = await pending;
     // Either the batch finished before the thread stopped, or it is answered as failed: never lost.
@@ -104,7 +111,7 @@ describe('commit threads', () => {
     }
     const after = await run(threads, {
       ...base,
-      input: { sessionId: 's', containerStatus: 'stopped', ops: [write(7)] },
+      ...batch(write(7)),
     });
     expect(fromWire(after.results)[0]).toMatchObject({ ok: true });
     await threads.terminate();

@@ -158,7 +158,7 @@ describe('session mailbox', () => {
     expect(rt.getSession(session.id)?.lastActive).toBeNull();
     const before = rt.stats();
     await Promise.all(Array.from({ length: 300 }, (_, i) => rt.writeMessage(session.id, chat(`m${i}`, 'x'))));
-    await new Promise((resolve) => setImmediate(resolve));
+    await rt.whenIdle();
     const after = rt.stats();
     expect(after.operations - before.operations).toBe(300);
     expect(after.commits - before.commits).toBeLessThanOrEqual(3);

@@ -200,7 +200,7 @@ describe('parseInboundMessage', () => {
         onWake: 1,
         trigger: 0,
         sourceSessionId: 'sess-2',
-        recurrence: 'daily',
+        recurrence: '0 9 * * *',
         processAfter: '2026-01-01T00:00:00Z',
         threadId: 'th',
         channelType: 'slack',
