@@ -5,7 +5,7 @@
  * messaging group may have reached the group since).
  */
 import { getMessagingGroup, getSession } from '../store/central.js';
-import { destinationsOf } from '../store/central-work.js';
+import { destinationsOf, recordOwnDestination } from '../store/central-work.js';
 import type { Db } from '../store/session-db.js';
 import type { SessionOp } from '../runtime/ops/types.js';
 import type { ChannelAdapter } from '../runtime/types.js';
@@ -27,6 +27,8 @@ export class DeliveryTargets {
   for(sessionId: string): DeliveryTarget {
     const { central } = this.deps;
     const row = getSession(central, sessionId);
+    // A session resolved before destinations were recorded still answers its own messaging group.
+    if (row !== undefined) recordOwnDestination(central, row);
     const mg = row?.messaging_group_id ? getMessagingGroup(central, row.messaging_group_id) : undefined;
     const defaults: Address | null =
       mg === undefined

@@ -7,10 +7,12 @@
  * - `destinations`: every messaging group wired to the session's agent group (each that reached it
  *   through resolution, in any mode), with NanoClaw's naming: `name` the local name, unique in the
  *   group; `display_name` the messaging group's name or else the local name; `type` `channel`
- *   (test/runtime/destinations.test.ts).
+ *   (test/runtime/destinations.test.ts). The session's own messaging group is always among them,
+ *   also for a session resolved before destinations were recorded (NanoClaw's, an older one of
+ *   ours: test/runtime/nanoclaw-migration.test.ts).
  */
 import { getMessagingGroup, type SessionRow } from '../store/central.js';
-import { destinationsOf } from '../store/central-work.js';
+import { destinationsOf, recordOwnDestination } from '../store/central-work.js';
 import type { Destination, Routing } from '../store/inbound.js';
 import type { Db } from '../store/session-db.js';
 
@@ -21,17 +23,16 @@ export interface RoutingRows {
 
 export function routingRowsFor(central: Db, row: SessionRow): RoutingRows {
   const mg = row.messaging_group_id ? getMessagingGroup(central, row.messaging_group_id) : undefined;
+  recordOwnDestination(central, row);
   return {
     routing: { channelType: mg?.channel_type ?? null, platformId: mg?.platform_id ?? null, threadId: row.thread_id },
-    destinations: destinationsOf(central, row.agent_group_id).map(
-      (d): Destination => ({
-        name: d.local_name,
-        displayName: d.name ?? d.local_name,
-        type: 'channel',
-        channelType: d.channel_type,
-        platformId: d.platform_id,
-        agentGroupId: null,
-      }),
-    ),
+    destinations: destinationsOf(central, row.agent_group_id).map((d): Destination => ({
+      name: d.local_name,
+      displayName: d.name ?? d.local_name,
+      type: 'channel',
+      channelType: d.channel_type,
+      platformId: d.platform_id,
+      agentGroupId: null,
+    })),
   };
 }

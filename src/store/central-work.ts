@@ -76,6 +76,19 @@ export function recordDestination(db: Db, agentGroupId: string, messagingGroupId
   return true;
 }
 
+/**
+ * Records a session's own messaging group as a destination of its agent group if it is not yet:
+ * the session was resolved from it, maybe before destinations were recorded (a NanoClaw data
+ * directory, an older one of ours).
+ */
+export function recordOwnDestination(
+  db: Db,
+  session: { agent_group_id: string; messaging_group_id: string | null; created_at: string },
+): void {
+  if (session.messaging_group_id === null) return;
+  recordDestination(db, session.agent_group_id, session.messaging_group_id, session.created_at);
+}
+
 export function hasDestination(db: Db, agentGroupId: string, messagingGroupId: string): boolean {
   return (
     stmt(db, 'SELECT 1 FROM agent_group_destinations WHERE agent_group_id = ? AND messaging_group_id = ?').get(
