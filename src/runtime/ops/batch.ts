@@ -18,7 +18,7 @@ import { removeInboxFiles } from '../../files/inbox.js';
 import { isMessageId } from '../../files/message-id.js';
 import { clearOutbox, readOutbox, readOutboxFiles } from '../../files/outbox.js';
 import { isSafeSegment } from '../../files/segment.js';
-import { recordDelivery, replaceDestinations, writeRouting } from '../../store/inbound.js';
+import { forgetAssignedSeq, recordDelivery, replaceDestinations, writeRouting } from '../../store/inbound.js';
 import { immediateTransaction, readInbound, readOutbound, withInbound, type Db } from '../../store/session-db.js';
 import { stmt } from '../../store/statements.js';
 import type { MessageCounts } from '../types.js';
@@ -66,7 +66,20 @@ function readOutboxChecked(env: BatchEnv, op: OpOf<'readOutboxChecked'>) {
       ],
     };
   }
-  return readOutbox(env.sessionDir, op.messageId, op.filenames, env.warn);
+  const read = readOutbox(env.sessionDir, op.messageId, op.filenames, env.warn);
+  if (read.files === undefined && read.refused.length === 0 && op.filenames.length > 0) {
+    // Declared files with no folder to hold them: delivered without them, and said so.
+    const names = op.filenames.slice(0, 5).map((f) => JSON.stringify(f.slice(0, 60)));
+    read.refused.push({
+      filename: null,
+      violation: violation(
+        'missing',
+        `${env.sessionDir}/outbox/${op.messageId}`,
+        `outbox/${op.messageId} is missing: declared files ${names.join(', ')} not delivered`,
+      ),
+    });
+  }
+  return read;
 }
 
 const handlers: Record<SessionOp['kind'], Handler> = {
@@ -138,6 +151,23 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
       return [failure(only, error, `${only.kind} failed`)];
     }
   }
+  // Plain writes (no attachments) and barriers cannot fail one by one: such a batch runs without a
+  // savepoint per operation. Should it fail all the same, it runs again with them, so a failing
+  // operation is still rejected alone.
+  if (input.ops.every(cannotFailAlone)) {
+    try {
+      return inTransaction((db) =>
+        input.ops.map((op): OpResult => ({
+          requestId: op.requestId,
+          kind: op.kind,
+          ok: true,
+          value: runOp(db, op, { files: [] }),
+        })),
+      );
+    } catch {
+      // Retried below, one savepoint per operation: the failure is then reported where it belongs.
+    }
+  }
   const batchUndo: Undo = { files: [] };
   try {
     return inTransaction((db) =>
@@ -152,6 +182,7 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
         } catch (error) {
           stmt(db, 'ROLLBACK TO op').run();
           stmt(db, 'RELEASE op').run();
+          forgetAssignedSeq(db);
           undoFiles(env, opUndo.files);
           return failure(op, error, `${op.kind} failed`);
         }
@@ -161,4 +192,12 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
     undoFiles(env, batchUndo.files);
     return input.ops.map((op) => failure(op, error, 'commit failed'));
   }
+}
+
+/** A plain write (its content cannot carry attachments) or a barrier. */
+function cannotFailAlone(op: MailboxOp): boolean {
+  if (op.kind === 'barrier') return true;
+  if (op.kind !== 'writeMessage') return false;
+  const payload = op.payload as OpOf<'writeMessage'>;
+  return !payload.message.content.includes('"attachments"');
 }
