@@ -53,33 +53,46 @@ export function insertMessageIn(db: Db, row: NewInboundRow): number {
   return seq;
 }
 
+/**
+ * The last seq this connection assigned, so a batch of n inserts reads the maximum once, not n
+ * times. Forgotten when a savepoint rolls back (`forgetAssignedSeq`): the next insert then reads
+ * the maximum again.
+ */
+const assigned = new WeakMap<Db, number>();
+
+export function forgetAssignedSeq(db: Db): void {
+  assigned.delete(db);
+}
+
 /** Like `insertMessageIn`, but returns undefined (writing nothing) when the id already exists. */
 export function insertMessageInIfNew(db: Db, row: NewInboundRow): number | undefined {
-  const seq = nextInboundSeq(db);
+  const last = assigned.get(db);
+  const seq = last === undefined ? nextInboundSeq(db) : last + 2;
   const info = stmt(
     db,
     `INSERT INTO messages_in (id, seq, kind, timestamp, status, process_after, recurrence, series_id,
        tries, trigger, platform_id, channel_type, thread_id, content, source_session_id, on_wake)
-     VALUES (@id, @seq, @kind, @timestamp, 'pending', @processAfter, @recurrence, @seriesId,
-       0, @trigger, @platformId, @channelType, @threadId, @content, @sourceSessionId, @onWake)
+     VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(id) DO NOTHING`,
-  ).run({
-    id: row.id,
+  ).run(
+    row.id,
     seq,
-    kind: row.kind,
-    timestamp: row.timestamp,
-    processAfter: row.processAfter ?? null,
-    recurrence: row.recurrence ?? null,
-    seriesId: row.seriesId ?? row.id,
-    trigger: row.trigger ?? 1,
-    platformId: row.platformId ?? null,
-    channelType: row.channelType ?? null,
-    threadId: row.threadId ?? null,
-    content: row.content,
-    sourceSessionId: row.sourceSessionId ?? null,
-    onWake: row.onWake ?? 0,
-  });
-  return info.changes === 1 ? seq : undefined;
+    row.kind,
+    row.timestamp,
+    row.processAfter ?? null,
+    row.recurrence ?? null,
+    row.seriesId ?? row.id,
+    row.trigger ?? 1,
+    row.platformId ?? null,
+    row.channelType ?? null,
+    row.threadId ?? null,
+    row.content,
+    row.sourceSessionId ?? null,
+    row.onWake ?? 0,
+  );
+  if (info.changes !== 1) return undefined;
+  assigned.set(db, seq);
+  return seq;
 }
 
 export function listMessagesIn(db: Db): InboundRow[] {
