@@ -13,7 +13,7 @@
 import { fromPromise, type Actor } from 'xstate';
 import { registryMachine, type ResolveOutcome, type ResolveRequest } from '../../machines/registry.machine.js';
 import { RuntimeError } from '../errors.js';
-import { resolutionKey } from '../store/central.js';
+import { getSession, resolutionKey, type SessionRow } from '../store/central.js';
 import type { ActorSystem } from './actor-system.js';
 import { resolveInCentral, type ResolveCall, type ResolveDeps } from './resolve.js';
 
@@ -41,8 +41,13 @@ export class Registry {
   private readonly keysOf = new Map<string, string[]>();
   /** `agentGroupId \0 messagingGroupId` pairs already recorded as destinations. */
   private readonly wired = new Set<string>();
+  /** The central row of each cached session (its fixed columns; live ones come from the runtime). */
+  private readonly rows = new Map<string, SessionRow>();
 
-  constructor(deps: ResolveDeps, options: { system: ActorSystem; onError(error: unknown): void }) {
+  constructor(
+    private readonly deps: ResolveDeps,
+    options: { system: ActorSystem; onError(error: unknown): void },
+  ) {
     const machine = registryMachine.provide({
       actors: {
         resolveSession: fromPromise<ResolveOutcome, ResolveRequest>(async ({ input }) => {
@@ -69,14 +74,14 @@ export class Registry {
    * The session of an existing key, answered from memory when nothing needs writing (the key is
    * known, its session active, its messaging group already a destination); undefined otherwise.
    */
-  cached(req: ResolveCall): string | undefined {
+  cached(req: ResolveCall): SessionRow | undefined {
     if (this.waiters.size > 0) return undefined; // keep arrival order behind a resolution in flight
     const sessionId = this.keys.get(keyOf(req));
     if (sessionId === undefined) return undefined;
     if (req.messagingGroupId !== null && !this.wired.has(`${req.agentGroupId}\u0000${req.messagingGroupId}`)) {
       return undefined;
     }
-    return sessionId;
+    return this.rows.get(sessionId);
   }
 
   resolve(input: ResolveCall): Promise<ResolveOutcome> {
@@ -101,6 +106,7 @@ export class Registry {
   forget(sessionId: string): void {
     for (const key of this.keysOf.get(sessionId) ?? []) if (this.keys.get(key) === sessionId) this.keys.delete(key);
     this.keysOf.delete(sessionId);
+    this.rows.delete(sessionId);
   }
 
   stop(): void {
@@ -116,5 +122,9 @@ export class Registry {
     if (list === undefined) this.keysOf.set(sessionId, [key]);
     else if (!list.includes(key)) list.push(key);
     if (req.messagingGroupId !== null) this.wired.add(`${req.agentGroupId}\u0000${req.messagingGroupId}`);
+    if (!this.rows.has(sessionId)) {
+      const row = getSession(this.deps.central, sessionId);
+      if (row !== undefined) this.rows.set(sessionId, row);
+    }
   }
 }

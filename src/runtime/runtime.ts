@@ -333,8 +333,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       // An existing key with nothing to write is answered from memory, without the write lock.
       const cached = this.registry.cached(input);
       if (cached !== undefined) {
-        const session = this.info(cached);
-        if (session !== undefined && session.status === 'active') return { session, created: false };
+        // The owner's own row: no container without a live actor, last_active as this process knows it.
+        const actor = this.host.get(cached.id);
+        const session = toInfo(
+          cached,
+          actor?.status ?? 'stopped',
+          this.lastActive.get(cached.id) ?? cached.last_active,
+        );
+        return { session, created: false };
       }
       return this.registry.resolve({ ...input, at }).then(
         (outcome) => {

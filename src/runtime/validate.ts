@@ -58,14 +58,27 @@ export interface AgentGroupInput {
   agentProvider: string | null;
 }
 
+// Schemas are built once: building one per call cost more than the whole call.
+const agentGroupSchema = z.object({ name: text.min(1), folder: text.min(1).optional(), agentProvider: optionalText });
+const messagingGroupSchema = z.object({
+  channelType: text.min(1),
+  platformId: text.min(1),
+  name: optionalText,
+  isGroup: z.boolean().optional(),
+});
+const outboundDirectSchema = z.object({
+  kind: text.min(1),
+  platformId: optionalText,
+  channelType: optionalText,
+  threadId: threadId.optional(),
+  content: z.string(),
+});
+const filenamesSchema = z.array(z.string()).max(1000);
+
 export function parseAgentGroup(value: unknown): AgentGroupInput {
   const obj = requireObject(value, 'agent group');
   const id = validId(obj.id, 'agentGroupId');
-  const rest = parse(
-    z.object({ name: text.min(1), folder: text.min(1).optional(), agentProvider: optionalText }),
-    obj,
-    'agent group',
-  );
+  const rest = parse(agentGroupSchema, obj, 'agent group');
   return { id, name: rest.name, folder: rest.folder ?? id, agentProvider: rest.agentProvider ?? null };
 }
 
@@ -80,16 +93,7 @@ export interface MessagingGroupInput {
 export function parseMessagingGroup(value: unknown): MessagingGroupInput {
   const obj = requireObject(value, 'messaging group');
   const id = validId(obj.id, 'id');
-  const rest = parse(
-    z.object({
-      channelType: text.min(1),
-      platformId: text.min(1),
-      name: optionalText,
-      isGroup: z.boolean().optional(),
-    }),
-    obj,
-    'messaging group',
-  );
+  const rest = parse(messagingGroupSchema, obj, 'messaging group');
   return {
     id,
     channelType: rest.channelType,
@@ -106,16 +110,32 @@ export interface ResolveInput {
   mode: SessionMode;
 }
 
+const MODES: ReadonlySet<string> = new Set(['shared', 'per-thread', 'agent-shared']);
+
+/** `resolveSession`'s argument, checked by hand: it runs on every resolution. */
 export function parseResolve(value: unknown): ResolveInput {
   const obj = requireObject(value, 'resolveSession argument');
   const agentGroupId = validId(obj.agentGroupId, 'agentGroupId');
   const messagingGroupId = optionalId(obj.messagingGroupId, 'id');
-  const rest = parse(
-    z.object({ mode: z.enum(['shared', 'per-thread', 'agent-shared']), threadId: threadId.optional() }),
-    obj,
-    'resolveSession argument',
-  );
-  return { agentGroupId, messagingGroupId, threadId: rest.threadId ?? null, mode: rest.mode };
+  const mode = obj.mode;
+  if (typeof mode !== 'string' || !MODES.has(mode)) {
+    throw new RuntimeError('INVALID_INPUT', 'resolveSession argument: mode must be shared, per-thread or agent-shared');
+  }
+  const thread = obj.threadId;
+  if (thread !== undefined && thread !== null) {
+    if (typeof thread !== 'string' || thread.length === 0 || thread.length > MAX_TEXT || thread.includes('\0')) {
+      throw new RuntimeError(
+        'INVALID_INPUT',
+        `resolveSession argument: threadId must be null or a string of 1 to ${MAX_TEXT} characters without NUL`,
+      );
+    }
+  }
+  return {
+    agentGroupId,
+    messagingGroupId,
+    threadId: (thread as string | null | undefined) ?? null,
+    mode: mode as SessionMode,
+  };
 }
 
 const INBOUND_KINDS: ReadonlySet<string> = new Set(['chat', 'chat-sdk', 'task', 'webhook', 'system']);
@@ -211,17 +231,7 @@ export { assertContentSize } from './content-size.js';
 export function parseOutboundDirect(value: unknown, maxMessageBytes: number): OutboundDirectMessage {
   const obj = requireObject(value, 'outbound message');
   const id = validId(obj.id, 'messageId');
-  const rest = parse(
-    z.object({
-      kind: text.min(1),
-      platformId: optionalText,
-      channelType: optionalText,
-      threadId: threadId.optional(),
-      content: z.string(),
-    }),
-    obj,
-    'outbound message',
-  );
+  const rest = parse(outboundDirectSchema, obj, 'outbound message');
   assertContentSize(id, rest.content, maxMessageBytes);
   return {
     id,
@@ -234,7 +244,7 @@ export function parseOutboundDirect(value: unknown, maxMessageBytes: number): Ou
 }
 
 export function parseFilenames(value: unknown): string[] {
-  return parse(z.array(z.string()).max(1000), value, 'filenames');
+  return parse(filenamesSchema, value, 'filenames');
 }
 
 export function parseText(value: unknown, what: string): string {
