@@ -61,27 +61,42 @@ function declaredFiles(content: unknown): string[] {
 }
 
 export class Deliverer {
-  private readonly inFlight = new Set<string>();
+  /** The outcome (recorded or not) of each delivery on its way, by session and message. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
   /** The tail of each session's delivery chain. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly timers = new Set<unknown>();
 
   constructor(private readonly deps: DelivererDeps) {}
 
-  /** Starts delivering every row of `poll` that is not already on its way. */
-  handlePoll(target: DeliveryTarget, poll: Pick<PollResult, 'undelivered'>): void {
+  /**
+   * Starts delivering every row of `poll` that is not already on its way. Resolves true once every
+   * row of the poll has its outcome recorded (also a row another poll had already started); false
+   * when a record failed.
+   */
+  handlePoll(target: DeliveryTarget, poll: Pick<PollResult, 'undelivered'>): Promise<boolean> {
+    const outcomes: Promise<boolean>[] = [];
     for (const row of poll.undelivered) {
       const key = `${target.sessionId}\u0000${row.id}`;
-      if (this.inFlight.has(key)) continue;
-      this.inFlight.add(key);
+      const onItsWay = this.inFlight.get(key);
+      if (onItsWay !== undefined) {
+        outcomes.push(onItsWay);
+        continue;
+      }
+      let settle!: (recorded: boolean) => void;
+      const outcome = new Promise<boolean>((resolve) => (settle = resolve));
+      this.inFlight.set(key, outcome);
+      outcomes.push(outcome);
+      const done = (recorded: boolean) => {
+        this.inFlight.delete(key);
+        settle(recorded);
+      };
       const tail = (this.chains.get(target.sessionId) ?? Promise.resolve()).then(() =>
         this.deliver(target, row).then(
           ({ recorded }) => {
-            void recorded.finally(() => this.inFlight.delete(key));
+            void recorded.then(done);
           },
-          () => {
-            this.inFlight.delete(key);
-          },
+          () => done(false),
         ),
       );
       this.chains.set(target.sessionId, tail);
@@ -89,6 +104,7 @@ export class Deliverer {
         if (this.chains.get(target.sessionId) === tail) this.chains.delete(target.sessionId);
       });
     }
+    return Promise.all(outcomes).then((all) => all.every(Boolean));
   }
 
   /** Deliveries not yet recorded. */
@@ -105,7 +121,7 @@ export class Deliverer {
    * Delivers one row; resolves once the next row may go (its record is queued), with the promise
    * of the record itself (wrapped: an async function would wait for a promise it returns).
    */
-  private async deliver(target: DeliveryTarget, row: OutboundRow): Promise<{ recorded: Promise<void> }> {
+  private async deliver(target: DeliveryTarget, row: OutboundRow): Promise<{ recorded: Promise<boolean> }> {
     const { deps } = this;
     const { sessionId } = target;
     const messageId = row.id;
@@ -115,10 +131,22 @@ export class Deliverer {
         record: { messageOutId: messageId, platformMessageId, status, deliveredAt: deps.recordedAt(), error },
         origin: row.origin,
       });
-    const bookkeeping = (p: Promise<unknown>, then: () => void): { recorded: Promise<void> } => ({
-      recorded: p.then(then, (error: unknown) => {
-        deps.logger.error({ sessionId, messageId, error }, 'delivery bookkeeping failed');
-      }),
+    const bookkeeping = (p: Promise<unknown>, then: () => void): { recorded: Promise<boolean> } => ({
+      recorded: p.then(
+        () => {
+          try {
+            then();
+          } catch (error) {
+            // The outcome is recorded whatever a listener does with the news of it.
+            deps.logger.error({ sessionId, messageId, error }, 'delivery listener failed');
+          }
+          return true;
+        },
+        (error: unknown) => {
+          deps.logger.error({ sessionId, messageId, error }, 'delivery bookkeeping failed');
+          return false;
+        },
+      ),
     });
     try {
       const content = parseContent(row.content);
@@ -168,7 +196,7 @@ export class Deliverer {
       );
     } catch (error) {
       deps.logger.error({ sessionId, messageId, error }, 'delivery bookkeeping failed');
-      return { recorded: Promise.resolve() };
+      return { recorded: Promise.resolve(false) };
     }
   }
 

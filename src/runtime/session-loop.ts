@@ -11,6 +11,8 @@
  * 2. A refusal of the container's doing is reported as a violation, never silently dropped, and a
  *    failing internal operation (a poll, a sweep) never wedges the session: the next one runs.
  * 3. A scheduled message wakes its session when it falls due, not when it is written.
+ * 4. A stopped session whose outbound rows were all found by one poll and all recorded is no
+ *    longer marked open in `session_work`, so a restart does not open it again (stranded.test.ts).
  */
 import type { OpResult } from '../../machines/session.machine.js';
 import { Deliverer } from '../delivery/deliverer.js';
@@ -60,6 +62,9 @@ export class SessionLoop {
   readonly counters = { commits: 0, operations: 0 };
   /** The last failure of an internal operation per session, to report a repeat once. */
   private readonly lastFailure = new Map<string, string>();
+  /** Polls whose deliveries may settle their session, counted; the latest one per session. */
+  private polls = 0;
+  private readonly lastPoll = new Map<string, number>();
 
   constructor(private readonly deps: SessionLoopDeps) {
     this.targets = new DeliveryTargets({
@@ -188,6 +193,8 @@ export class SessionLoop {
 
   private onPoll(sessionId: string, poll: PollResult): void {
     this.lastFailure.delete(sessionId);
+    // Whatever an earlier poll's deliveries conclude, this poll knows better (see below).
+    this.lastPoll.delete(sessionId);
     for (const v of poll.snapshot.violations) this.deps.violations.report(sessionId, v);
     for (const refused of poll.refused) {
       this.deps.violations.report(sessionId, refused.violation, true);
@@ -205,7 +212,19 @@ export class SessionLoop {
     if (actor !== undefined) this.deps.supervisor.observe(actor, poll);
     const live = actor !== undefined && actor.status !== 'stopped';
     this.deps.scheduler.setOpen(sessionId, poll.open || live);
-    if (poll.undelivered.length > 0) this.deliverer.handlePoll(this.targets.for(sessionId), poll);
+    if (poll.undelivered.length === 0) return;
+    const settled = this.deliverer.handlePoll(this.targets.for(sessionId), poll);
+    if (poll.snapshot.more) return;
+    // Once all it found is recorded, a stopped session has nothing unsettled left — unless a later
+    // poll (a container started since) knows better.
+    const gen = ++this.polls;
+    this.lastPoll.set(sessionId, gen);
+    void settled.then((all) => {
+      if (!all || this.lastPoll.get(sessionId) !== gen) return;
+      this.lastPoll.delete(sessionId);
+      const current = this.deps.host.get(sessionId);
+      if (current === undefined || current.status === 'stopped') this.deps.scheduler.setOpen(sessionId, false);
+    });
   }
 
   private onSweep(sessionId: string, sweep: SweepResult): void {
