@@ -8,7 +8,8 @@
  *    inbound rows that are still pending (index on `messages_in.status`).
  * 2. A row with a NULL or even seq, a duplicate or unusable id, an unknown kind or content over
  *    `maxOutboundBytes` is never delivered: it is recorded `failed` in `delivered`, with the
- *    reason, in this very transaction, and reported as a violation.
+ *    reason, in this very transaction, and reported as a violation. An id met twice in one poll
+ *    is refused as a whole: neither row is delivered ("a duplicate id ...").
  * 3. Finished acks are copied into `messages_in.status`; a recurring message that completes gets
  *    its next occurrence in the same transaction (ops/recurrence.ts).
  */
@@ -143,6 +144,11 @@ export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number): 
     const problem = rowProblem(row, seen, limits.maxOutboundBytes);
     seen.add(key);
     if (problem !== undefined) {
+      // One record per id: the earlier row of a duplicate id, accepted above, goes with it.
+      if (problem.kind === 'duplicate-id') {
+        const earlier = undelivered.findIndex((r) => r.id === key);
+        if (earlier !== -1) undelivered.splice(earlier, 1);
+      }
       recordDelivery(db, {
         messageOutId: key,
         platformMessageId: null,
