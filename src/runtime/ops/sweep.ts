@@ -11,9 +11,12 @@
  * 3. The result says when the session next has due work (`nextDueAtMs`), so the runtime can wake
  *    it then without reading the files again.
  * 4. An unusable `outbound.db` (a link, garbage, no tables) is replaced before anything else, so a
- *    session is never wedged by it (ops/prepare-outbound.ts).
+ *    session is never wedged by it (ops/prepare-outbound.ts), and the poll watermark is reset in the
+ *    same transaction: rows of the fresh file are delivered from its first rowid on
+ *    (test/runtime/hostile-container.test.ts, "outbound.db not SQLite at all: ...").
  */
 import type { CommitInput, MailboxOp } from '../../../machines/session.machine.js';
+import { writeOutboundProgress } from '../../store/host-tables.js';
 import type { Db } from '../../store/session-db.js';
 import { withOutboundWhileStopped } from '../../store/session-db.js';
 import { stmt } from '../../store/statements.js';
@@ -38,6 +41,8 @@ export function sweep(db: Db, op: MailboxOp, env: BatchEnv, input: CommitInput, 
   const nowIso = new Date(at).toISOString();
   // Never wedged by what the container left: an unusable outbound.db is replaced first.
   const replaced = env.outside.outboundCheck({ requestId: op.requestId }, () => prepareOutbound(env, input, at));
+  // The fresh file numbers its rows from 1 again: the poll watermark starts over with it.
+  if (replaced !== null) writeOutboundProgress(db, 0);
   return withOutboundWhileStopped(env.outboundDbPath, input.containerStatus, (out) => {
     const pendingIds = pendingRows(db, nowIso).map((r) => r.id);
     const acks = env.outside.sweepAcks({ requestId: op.requestId, pendingIds }, out);
