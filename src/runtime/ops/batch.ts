@@ -135,7 +135,11 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
     const result =
       open !== undefined
         ? immediateTransaction(open, run)
-        : withInbound(env.inboundDbPath, run, { migrate: !env.state.migrated, durable: env.durable !== false });
+        : withInbound(env.inboundDbPath, run, {
+            migrate: !env.state.migrated,
+            durable: env.durable !== false,
+            onViolation: env.onViolation,
+          });
     env.state.migrated = true;
     return result;
   };

@@ -24,23 +24,29 @@ export function writeOutboundDirect(
     env.queueDirectOutbound(message, op.timestamp);
     return { stored: 'central' };
   }
-  withOutboundWhileStopped(env.outboundDbPath, input.containerStatus, (out) => {
-    if (out.prepare('SELECT 1 FROM messages_out WHERE id = ?').get(message.id) !== undefined) return;
-    out
-      .prepare(
-        `INSERT INTO messages_out (id, seq, in_reply_to, timestamp, deliver_after, recurrence, kind, platform_id, channel_type, thread_id, content)
+  const guard = { onViolation: env.onViolation };
+  withOutboundWhileStopped(
+    env.outboundDbPath,
+    input.containerStatus,
+    (out) => {
+      if (out.prepare('SELECT 1 FROM messages_out WHERE id = ?').get(message.id) !== undefined) return;
+      out
+        .prepare(
+          `INSERT INTO messages_out (id, seq, in_reply_to, timestamp, deliver_after, recurrence, kind, platform_id, channel_type, thread_id, content)
          VALUES (?, ?, NULL, ?, NULL, NULL, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        message.id,
-        nextOutboundSeq(db, out),
-        sqliteDatetime(Date.parse(op.timestamp)),
-        message.kind,
-        message.platformId,
-        message.channelType,
-        message.threadId,
-        message.content,
-      );
-  });
+        )
+        .run(
+          message.id,
+          nextOutboundSeq(db, out),
+          sqliteDatetime(Date.parse(op.timestamp)),
+          message.kind,
+          message.platformId,
+          message.channelType,
+          message.threadId,
+          message.content,
+        );
+    },
+    guard,
+  );
   return { stored: 'outbound' };
 }

@@ -33,7 +33,7 @@ export function prepareOutbound(env: BatchEnv, input: CommitInput, at: number): 
     if (v === undefined) throw error;
     if (lstatOrUndefined(path) !== undefined) renameSync(path, `${path}.refused-${at}`);
     for (const side of ['-journal', '-wal', '-shm']) removeEntry(`${path}${side}`);
-    createOutboundDb(path);
+    createOutboundDb(path, { onViolation: env.onViolation });
     return v;
   }
 }

@@ -43,33 +43,38 @@ export function sweep(db: Db, op: MailboxOp, env: BatchEnv, input: CommitInput, 
   const replaced = env.outside.outboundCheck({ requestId: op.requestId }, () => prepareOutbound(env, input, at));
   // The fresh file numbers its rows from 1 again: the poll watermark starts over with it.
   if (replaced !== null) writeOutboundProgress(db, 0);
-  return withOutboundWhileStopped(env.outboundDbPath, input.containerStatus, (out) => {
-    const pendingIds = pendingRows(db, nowIso).map((r) => r.id);
-    const acks = env.outside.sweepAcks({ requestId: op.requestId, pendingIds }, out);
-    syncFinishedAcks(db, acks, at, timezone, env.warn);
-    for (const r of recurCompleted(db, at, timezone)) {
-      if (r !== undefined && 'error' in r) env.warn({ messageId: r.messageId, error: r.error }, 'recurrence dropped');
-    }
-    const result: SweepResult = { retried: [], failed: [], nextDueAtMs: null, acks, replaced };
-    const find = stmt(db, "SELECT tries FROM messages_in WHERE id = ? AND status = 'pending'");
-    const retry = stmt(db, 'UPDATE messages_in SET tries = ?, process_after = ? WHERE id = ?');
-    const fail = stmt(db, "UPDATE messages_in SET tries = ?, status = 'failed' WHERE id = ?");
-    const unclaim = stmt(out, "DELETE FROM processing_ack WHERE message_id = ? AND status = 'processing'");
-    for (const ack of acks) {
-      if (ack.status !== 'processing') continue;
-      unclaim.run(ack.message_id);
-      const row = find.get(ack.message_id) as { tries: number | null } | undefined;
-      if (row === undefined) continue;
-      const tries = (row.tries ?? 0) + 1;
-      if (tries >= env.retry.maxTries) {
-        fail.run(tries, ack.message_id);
-        result.failed.push(ack.message_id);
-        continue;
+  return withOutboundWhileStopped(
+    env.outboundDbPath,
+    input.containerStatus,
+    (out) => {
+      const pendingIds = pendingRows(db, nowIso).map((r) => r.id);
+      const acks = env.outside.sweepAcks({ requestId: op.requestId, pendingIds }, out);
+      syncFinishedAcks(db, acks, at, timezone, env.warn);
+      for (const r of recurCompleted(db, at, timezone)) {
+        if (r !== undefined && 'error' in r) env.warn({ messageId: r.messageId, error: r.error }, 'recurrence dropped');
       }
-      retry.run(tries, new Date(at + env.retry.backoffMs * 2 ** (tries - 1)).toISOString(), ack.message_id);
-      result.retried.push(ack.message_id);
-    }
-    result.nextDueAtMs = nextDueAt(db, nowIso);
-    return result;
-  });
+      const result: SweepResult = { retried: [], failed: [], nextDueAtMs: null, acks, replaced };
+      const find = stmt(db, "SELECT tries FROM messages_in WHERE id = ? AND status = 'pending'");
+      const retry = stmt(db, 'UPDATE messages_in SET tries = ?, process_after = ? WHERE id = ?');
+      const fail = stmt(db, "UPDATE messages_in SET tries = ?, status = 'failed' WHERE id = ?");
+      const unclaim = stmt(out, "DELETE FROM processing_ack WHERE message_id = ? AND status = 'processing'");
+      for (const ack of acks) {
+        if (ack.status !== 'processing') continue;
+        unclaim.run(ack.message_id);
+        const row = find.get(ack.message_id) as { tries: number | null } | undefined;
+        if (row === undefined) continue;
+        const tries = (row.tries ?? 0) + 1;
+        if (tries >= env.retry.maxTries) {
+          fail.run(tries, ack.message_id);
+          result.failed.push(ack.message_id);
+          continue;
+        }
+        retry.run(tries, new Date(at + env.retry.backoffMs * 2 ** (tries - 1)).toISOString(), ack.message_id);
+        result.retried.push(ack.message_id);
+      }
+      result.nextDueAtMs = nextDueAt(db, nowIso);
+      return result;
+    },
+    { onViolation: env.onViolation },
+  );
 }

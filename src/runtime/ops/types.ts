@@ -3,7 +3,7 @@
  * against. Plain data throughout: operations travel to commit threads and into the event log.
  */
 import type { CommitInput, MailboxOp } from '../../../machines/session.machine.js';
-import type { ContainerViolation } from '../../files/container-violation.js';
+import type { ContainerViolation, ViolationSink } from '../../files/container-violation.js';
 import type { WarnFn } from '../../files/inbox.js';
 import type { DeliveryRecord, Destination, Routing } from '../../store/inbound.js';
 import type { Db } from '../../store/session-db.js';
@@ -175,6 +175,12 @@ export interface BatchEnv {
   state: { migrated: boolean };
   retry: RetryPolicy;
   warn: WarnFn;
+  /**
+   * Receives what the guarded opens repaired on their own and went on (a link or directory
+   * planted at a side file, removed): each must become a `container.violation`. Optional: an env
+   * without it repairs silently.
+   */
+  onViolation?: ViolationSink;
   /** Host-originated outbound rows kept in the central DB while a container ran. */
   directOutbound(): OutboundRow[];
   /** Records a direct outbound message in the central DB; false when the id was already there. */
