@@ -116,29 +116,52 @@ export function inspectIngest(
     if (checked.rolledBack) rolledBack++;
     return checked.db;
   };
-  const central = open(join(dataDir, 'v2.db'));
-  const centralIntegrity = integrityOf(central);
-  central.close();
-  if (centralIntegrity !== 'ok') problems.integrity.push(`v2.db: ${centralIntegrity}`);
+  /** Opens a DB for checking; a file that cannot be opened is an integrity problem. */
+  const tryOpen = (path: string, label: string) => {
+    try {
+      return open(path);
+    } catch (error) {
+      problems.integrity.push(`${label} cannot be opened: ${String(error)}`);
+      return undefined;
+    }
+  };
+  const central = tryOpen(join(dataDir, 'v2.db'), 'v2.db');
+  if (central !== undefined) {
+    const centralIntegrity = integrityOf(central);
+    central.close();
+    if (centralIntegrity !== 'ok') problems.integrity.push(`v2.db: ${centralIntegrity}`);
+  }
   problems.parity.push(...parityProblems(dataDir).map((p) => p.text));
 
   const states = new Map<number, SessionState>();
   for (const s of sessions) {
     const dir = join(dataDir, 'v2-sessions', s.agentGroupId, s.sessionId);
     const label = `session ${s.key} (${s.sessionId})`;
-    if (!existsSync(join(dir, 'inbound.db'))) {
-      problems.integrity.push(`${label}: inbound.db is missing`);
+    const outbound = tryOpen(join(dir, 'outbound.db'), `${label} outbound.db`);
+    if (outbound !== undefined) {
+      const outIntegrity = integrityOf(outbound);
+      outbound.close();
+      if (outIntegrity !== 'ok') problems.integrity.push(`${label} outbound.db: ${outIntegrity}`);
+    }
+    const unchecked = () =>
+      problems.acknowledged.push(`${label}: ${expected.get(s.key)?.size ?? 0} acknowledged messages cannot be checked`);
+    const inbound = tryOpen(join(dir, 'inbound.db'), `${label} inbound.db`);
+    if (inbound === undefined) {
+      unchecked();
       continue;
     }
-    const outbound = open(join(dir, 'outbound.db'));
-    const outIntegrity = integrityOf(outbound);
-    outbound.close();
-    if (outIntegrity !== 'ok') problems.integrity.push(`${label} outbound.db: ${outIntegrity}`);
-    const inbound = open(join(dir, 'inbound.db'));
-    const inIntegrity = integrityOf(inbound);
-    const list = inbound.prepare('SELECT id, seq, content FROM messages_in ORDER BY seq').all() as StoredRow[];
-    inbound.close();
-    if (inIntegrity !== 'ok') problems.integrity.push(`${label} inbound.db: ${inIntegrity}`);
+    let list: StoredRow[];
+    try {
+      const inIntegrity = integrityOf(inbound);
+      if (inIntegrity !== 'ok') problems.integrity.push(`${label} inbound.db: ${inIntegrity}`);
+      list = inbound.prepare('SELECT id, seq, content FROM messages_in ORDER BY seq').all() as StoredRow[];
+    } catch (error) {
+      problems.integrity.push(`${label} inbound.db cannot be read: ${String(error)}`);
+      unchecked();
+      continue;
+    } finally {
+      inbound.close();
+    }
 
     const rows = new Map<string, StoredRow>();
     const attachmentProblems = new Map<string, string[]>();

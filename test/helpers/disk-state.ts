@@ -40,9 +40,13 @@ export function openForCheck(path: string, scratchDir: string): CheckedDb {
   return { db: rolled, rolledBack: true };
 }
 
-/** `PRAGMA integrity_check` as one string: `ok`, or the problems it lists. */
+/** `PRAGMA integrity_check` as one string: `ok`, or the problems it lists (or the error it raised). */
 export function integrityOf(db: Database.Database): string {
-  return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  try {
+    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  } catch (error) {
+    return `integrity_check failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 export interface SessionFolder {
