@@ -558,8 +558,9 @@ describe('messages_out rows the container got wrong', () => {
 
   // Before: both rows of the id were delivered.
   it('a duplicate id (messages_out recreated without its PRIMARY KEY): the id is refused, recorded failed, reported; the rows around go out in order', async () => {
-    await withSetup({}, async ({ rt, sessionId, s, slack, seen, kinds, polls, records }) => {
+    await withSetup({}, async ({ rt, sessionId, s, slack, seen, kinds, elsewhere, polls, records }) => {
       await rt.wake(sessionId);
+      const before = elsewhere();
       sqlite(s.outbound, (db) => {
         db.exec('DROP TABLE messages_out');
         db.exec(`CREATE TABLE messages_out (id TEXT, seq INTEGER, in_reply_to TEXT, timestamp TEXT NOT NULL,
@@ -585,6 +586,7 @@ describe('messages_out rows the container got wrong', () => {
         { id: 'good-3', status: 'delivered', error: null },
       ]);
       expect(seen.delivered).not.toContain('dup');
+      expect(elsewhere()).toEqual(before);
     });
   });
 });
@@ -665,8 +667,9 @@ describe('files the session needs, broken', () => {
   it('container_state with nonsense values is reported once and extends no tolerance: a silent container holding a claim is still stopped', async () => {
     await withSetup(
       { claimSilenceMs: 5000, heartbeatCeilingMs: 3_600_000 },
-      async ({ rt, sessionId, s, container, seen, kinds, polls }) => {
+      async ({ rt, sessionId, s, container, seen, kinds, elsewhere, polls }) => {
         await rt.wake(sessionId);
+        const before = elsewhere();
         await rt.writeMessage(sessionId, chat('m1', 'work'));
         writeFileSync(s.heartbeat, '');
         sqlite(s.outbound, (db) => {
@@ -681,6 +684,7 @@ describe('files the session needs, broken', () => {
         expect(seen.violations[0]).toMatchObject({ sessionId, detail: expect.stringContaining('container_state') });
         expect(container().stopReasons).toEqual([expect.stringMatching(/holding claimed work/)]);
         expect(rt.containerStatus(sessionId)).toBe('stopped');
+        expect(elsewhere()).toEqual(before);
       },
     );
   });
