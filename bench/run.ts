@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { runDiskBench } from './disk.js';
 import { runE2eBench } from './e2e.js';
 import { runIngestBench } from './ingest.js';
+import { runPollBench } from './poll.js';
 import { runReplayBench } from './replay.js';
 import { runResolveBench } from './resolve.js';
 import { runScaleBench } from './scale.js';
@@ -61,6 +62,10 @@ const BENCHES: Record<string, BenchDefinition> = {
       'writeMessage vs naive and hand-written group commit (1/100/1,000 sessions), loop delay, sync cost, fairness, 10,000 × 1',
     run: (o) =>
       runIngestBench({ ...common(o), sessionCounts: o.sessionCounts, messagesPerSession: o.messagesPerSession }),
+  },
+  poll: {
+    description: 'one poll over 100 … 100,000 settled messages_out rows (and a 50 MB one): cost flat, event loop free',
+    run: (o) => runPollBench(common(o)),
   },
   resolve: {
     description: 'warm resolveSession vs a plain lookup; cold creations vs a naive create',
