@@ -9,7 +9,8 @@
  * 2. A claimed message is retried after `backoffMs × 2^(tries-1)` with `tries + 1`, or marked
  *    `failed` once `maxTries` is reached.
  * 3. The result says when the session next has due work (`nextDueAtMs`), so the runtime can wake
- *    it then without reading the files again.
+ *    it then without reading the files again; a message already due and unclaimed counts as due
+ *    after the retry backoff (test/runtime/stranded.test.ts).
  * 4. An unusable `outbound.db` (a link, garbage, no tables) is replaced before anything else, so a
  *    session is never wedged by it (ops/prepare-outbound.ts), and the poll watermark is reset in the
  *    same transaction: rows of the fresh file are delivered from its first rowid on
@@ -25,14 +26,19 @@ import { prepareOutbound } from './prepare-outbound.js';
 import { recurCompleted } from './recurrence.js';
 import { DEFAULT_POLL_LIMITS, type BatchEnv, type SweepResult } from './types.js';
 
-/** Epoch ms of the earliest pending `trigger = 1` message due after `nowIso`, or null. */
-export function nextDueAt(db: Db, nowIso: string): number | null {
+/**
+ * Epoch ms at which the session next has `trigger = 1` work to wake for: the earliest
+ * `process_after` still ahead of `nowIso`, or `dueNowAtMs` when a pending message is already due
+ * (nobody claimed it: the container was on its way out, or died first); null when there is none.
+ * A `process_after` SQLite cannot read is never due for a container, so it is not counted.
+ */
+export function nextDueAt(db: Db, nowIso: string, dueNowAtMs: number): number | null {
   const row = stmt(
     db,
-    `SELECT MIN((julianday(process_after) - 2440587.5) * 86400000.0) AS t FROM messages_in
-     WHERE status = 'pending' AND trigger = 1 AND process_after IS NOT NULL
-       AND julianday(process_after) > julianday(?)`,
-  ).get(nowIso) as { t: number | null };
+    `SELECT MIN(CASE WHEN process_after IS NULL OR julianday(process_after) <= julianday(@now) THEN @dueNow
+                     ELSE (julianday(process_after) - 2440587.5) * 86400000.0 END) AS t
+     FROM messages_in WHERE status = 'pending' AND trigger = 1`,
+  ).get({ now: nowIso, dueNow: dueNowAtMs }) as { t: number | null };
   return row.t === null ? null : Math.round(row.t);
 }
 
@@ -72,7 +78,9 @@ export function sweep(db: Db, op: MailboxOp, env: BatchEnv, input: CommitInput, 
         retry.run(tries, new Date(at + env.retry.backoffMs * 2 ** (tries - 1)).toISOString(), ack.message_id);
         result.retried.push(ack.message_id);
       }
-      result.nextDueAtMs = nextDueAt(db, nowIso);
+      // A due message nobody claimed wakes the session again, after the retry backoff: a container
+      // that dies before it claims anything is not restarted in a tight loop.
+      result.nextDueAtMs = nextDueAt(db, nowIso, at + env.retry.backoffMs);
       return result;
     },
     { onViolation: env.onViolation },
