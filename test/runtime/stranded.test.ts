@@ -17,7 +17,7 @@ import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import type { ChannelAdapter } from '../../src/runtime/types.js';
 import { insertOutbound, maxSeq, nextOddAbove, withOutbound, withReadOnly } from '../../src/testing/container-files.js';
 import { recordingChannels, TestClock } from '../../src/testing/index.js';
-import { fakeDriver } from '../helpers/fake-driver.js';
+import { fakeDriver, type FakeContainer } from '../helpers/fake-driver.js';
 import { T0 } from '../helpers/runtime.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
@@ -111,6 +111,84 @@ describe('a reply written just before the container exits', () => {
       await rt.whenIdle();
       expect(rt.containerStatus(session)).toBe('stopped');
       expect(channels.delivered.map((d) => d.messageId)).toEqual(['last-words']);
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+describe('a message the container did not claim before it exited', () => {
+  it('wakes the session again after the retry backoff, with no call', async () => {
+    // The sweep after an exit counted only messages due later, so a message written while the
+    // container was on its way out (no wake: it was still running) waited for the next write.
+    const driver = fakeDriver();
+    const { rt, clock } = await open(tmp(), {
+      tag: 'a',
+      channels: recordingChannels().adapters,
+      driver,
+      pollMs: 60_000,
+      retryBackoffMs: 5000,
+    });
+    try {
+      await groups(rt);
+      const session = await resolve(rt, 'mg-slack', 't');
+      await rt.wake(session);
+      await rt.writeMessage(session, {
+        id: 'late',
+        kind: 'chat',
+        timestamp: new Date(T0).toISOString(),
+        content: '{"text":"are you there?"}',
+      });
+      expect(driver.started).toHaveLength(1);
+      driver.started[0]!.exit({ code: 0, signal: null });
+      await rt.whenIdle();
+      // Not at once: a container that dies before claiming anything is not restarted in a loop.
+      clock.set(T0 + 4999);
+      await rt.whenIdle();
+      expect(driver.started).toHaveLength(1);
+      clock.set(T0 + 5000);
+      await rt.whenIdle();
+      expect(driver.started).toHaveLength(2);
+      expect(rt.containerStatus(session)).toBe('running');
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+describe('a container that dies before it claims anything', () => {
+  it('is restarted at most once per retry backoff, and never given up on', async () => {
+    const driver = fakeDriver();
+    const starts: number[] = [];
+    const start = driver.start.bind(driver);
+    driver.start = async (ctx) => {
+      const c = (await start(ctx)) as FakeContainer;
+      starts.push(clock.now());
+      setImmediate(() => c.exit({ code: 1, signal: null }));
+      return c;
+    };
+    const { rt, clock } = await open(tmp(), {
+      tag: 'a',
+      channels: recordingChannels().adapters,
+      driver,
+      retryBackoffMs: 5000,
+    });
+    try {
+      await groups(rt);
+      const session = await resolve(rt, 'mg-slack', 't');
+      await rt.writeMessage(session, {
+        id: 'doomed',
+        kind: 'chat',
+        timestamp: new Date(T0).toISOString(),
+        content: '{}',
+      });
+      for (let t = 0; t <= 60_000; t += 500) {
+        clock.set(T0 + t);
+        await rt.whenIdle();
+      }
+      const gaps = starts.slice(1).map((at, i) => at - starts[i]!);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(5000);
+      expect(starts.length).toBeGreaterThanOrEqual(10);
     } finally {
       await rt.close();
     }
