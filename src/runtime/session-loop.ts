@@ -35,6 +35,8 @@ import type { Supervisor } from './supervisor.js';
 import type { Violations } from './violations.js';
 import type { WorkScheduler } from './work-scheduler.js';
 
+type ScheduledMessage = { id: string; trigger?: 0 | 1; processAfter?: string | null };
+
 type Emit = <E extends keyof RuntimeEvents>(event: E, payload: Parameters<RuntimeEvents[E]>[0]) => void;
 
 export interface SessionLoopDeps {
@@ -124,6 +126,7 @@ export class SessionLoop {
     this.counters.commits++;
     this.counters.operations += results.length;
     let wrote = false;
+    let scheduled = false;
     const actor = this.deps.host.get(sessionId);
     for (const r of results) {
       if (!r.ok) {
@@ -136,25 +139,37 @@ export class SessionLoop {
         if (op?.kind !== 'writeMessage') continue;
         const { seq, duplicate } = r.value as { seq: number; duplicate: boolean };
         this.deps.emit('message.written', { sessionId, id: op.message.id, seq, duplicate });
-        if (!duplicate && actor !== undefined) this.afterWrite(actor, op.message);
+        if (actor === undefined) continue;
+        if (!duplicate) scheduled = this.afterWrite(actor, op.message) || scheduled;
+        // A re-sent scheduled message re-arms its wake: the first write's may have been lost
+        // to a crash between its commit and the central bookkeeping.
+        else scheduled = this.scheduleIfFuture(actor.id, op.message) || scheduled;
       } else if (r.kind === 'pollOutbound') this.onPoll(sessionId, r.value as PollResult);
       else if (r.kind === 'sweep') this.onSweep(sessionId, r.value as SweepResult);
     }
     if (wrote) this.deps.lastActive.touch(sessionId, new Date(at).toISOString());
+    // Durable before the writes are acknowledged: a restart finds the wake in session_work.
+    if (scheduled) this.deps.scheduler.flush();
   }
 
   /**
    * A write committed: a `trigger: 1` message wakes the session now, or — scheduled for later —
    * when it falls due.
    */
-  afterWrite(actor: SessionActor, message: { id: string; trigger?: 0 | 1; processAfter?: string | null }): void {
-    if (message.trigger === 0 || !this.deps.settings.autoWake) return;
-    const due = message.processAfter == null ? Number.NaN : parseSqliteTime(message.processAfter);
-    if (Number.isFinite(due) && due > this.deps.clock.now()) {
-      this.deps.scheduler.dueAt(actor.id, due);
-      return;
-    }
+  afterWrite(actor: SessionActor, message: ScheduledMessage): boolean {
+    if (this.scheduleIfFuture(actor.id, message)) return true;
+    if (message.trigger === 0 || !this.deps.settings.autoWake) return false;
     if (actor.status === 'stopped') actor.send({ type: 'container.wake', reason: `message ${message.id}` });
+    return false;
+  }
+
+  /** Arms the wake of a `trigger: 1` message due later; true when it did. */
+  private scheduleIfFuture(sessionId: string, message: ScheduledMessage): boolean {
+    if (message.trigger === 0 || !this.deps.settings.autoWake || message.processAfter == null) return false;
+    const due = parseSqliteTime(message.processAfter);
+    if (!Number.isFinite(due) || due <= this.deps.clock.now()) return false;
+    this.deps.scheduler.dueAt(sessionId, due);
+    return true;
   }
 
   /** Scheduled work of a session fell due: wake it (the container claims what is due). */
