@@ -10,6 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sequentialIds } from '../../src/runtime/clock.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
@@ -225,6 +226,47 @@ describe('a scheduled message', () => {
       await t.clock.advance(500);
       expect(t.channels.delivered.map((d) => d.messageId)).toEqual(['later-r1']);
       expect(t.errors).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('its wake is in the central DB by the time writeMessage resolves', async () => {
+    // It used to be written on a later event-loop turn: a crash right after the acknowledgement
+    // lost the wake, and nothing else would ever find the message.
+    const { t, sessionId } = await setup();
+    try {
+      await t.runtime.writeMessage(sessionId, t.chat('later', 'x', { processAfter: iso(TEST_START + 2000) }));
+      const central = new Database(join(t.dataDir, 'v2.db'), { readonly: true });
+      try {
+        expect(central.prepare('SELECT session_id, next_wake_at FROM session_work').all()).toEqual([
+          { session_id: sessionId, next_wake_at: TEST_START + 2000 },
+        ]);
+      } finally {
+        central.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('re-sent after a crash lost its wake (a duplicate write), is woken when due', async () => {
+    const dataDir = tmp();
+    const first = await setup({ dataDir });
+    const message = first.t.chat('later', 'x', { processAfter: iso(TEST_START + 2000) });
+    await first.t.runtime.writeMessage(first.sessionId, message);
+    await first.t.close();
+    // The crash: the inbound row committed, the central bookkeeping did not.
+    const central = new Database(join(dataDir, 'v2.db'));
+    central.prepare('DELETE FROM session_work').run();
+    central.close();
+
+    const t = await createTestRuntime({ dataDir, start: TEST_START + 1000, pollMs: 500, agentPollMs: 500 });
+    try {
+      // The sender never saw an acknowledgement, so it sends again.
+      await expect(t.runtime.writeMessage(first.sessionId, message)).resolves.toMatchObject({ duplicate: true });
+      await t.clock.advance(1000);
+      expect(t.driver.containers.map((c) => c.claimed)).toEqual([['later']]);
     } finally {
       await t.close();
     }
