@@ -17,13 +17,10 @@ import { basename } from 'node:path';
 import { entryViolation, violationOf, type ContainerViolation } from '../files/container-violation.js';
 import { lstatOrUndefined } from '../files/fs-errors.js';
 import { removeEntry } from '../files/remove-entry.js';
-import { nextInboundSeq } from './seq.js';
+import { MAX_TRUSTED_SEQ, nextInboundSeq } from './seq.js';
 import { createInboundDb, readOutbound, withInbound, type Db } from './session-db.js';
 import { raiseSeqFloor, readSeqFloor } from './session-schema.js';
 import { SIDE_FILE_SUFFIXES, type GuardOptions } from './verified-open.js';
-
-/** Largest container seq taken into account: far above any real session, exact as a JS number. */
-const MAX_TRUSTED_SEQ = 2 ** 52;
 
 export interface RepairReport {
   /** What was removed from the `inbound.db` path, or `null` when nothing was (missing or sound). */

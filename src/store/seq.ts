@@ -6,6 +6,9 @@
  * above every seq of outbound.db"): both rules also stay above the floor `repairInbound` persists
  * in a rebuilt `inbound.db`, so seqs never restart after a rebuild. The floor is read once per
  * connection: only a rebuild writes it, through a connection of its own.
+ *
+ * Invariant (test/runtime/hostile-container.test.ts, "a text seq planted in messages_out ..."):
+ * the container's seqs are untrusted; only integers in 1..`MAX_TRUSTED_SEQ` count.
  */
 import type { Db } from './session-db.js';
 import { readSeqFloor } from './session-schema.js';
@@ -23,8 +26,25 @@ export function seqFloor(inbound: Db): number {
   return floor;
 }
 
+/** Largest container seq taken into account: far above any real session, exact as a JS number. */
+export const MAX_TRUSTED_SEQ = 2 ** 52;
+
 function maxSeq(db: Db, table: 'messages_in' | 'messages_out'): number {
   const row = stmt(db, `SELECT COALESCE(MAX(seq), 0) AS m FROM ${table}`).get() as { m: number };
+  return row.m;
+}
+
+/**
+ * The highest seq of the container's `messages_out` that is an integer in 1..`MAX_TRUSTED_SEQ`:
+ * a text seq, a real or one beyond 2^53 (which no JS number holds exactly) never reaches the
+ * host's arithmetic.
+ */
+function maxTrustedOutboundSeq(outbound: Db): number {
+  const row = stmt(
+    outbound,
+    `SELECT COALESCE(MAX(seq), 0) AS m FROM messages_out
+     WHERE typeof(seq) = 'integer' AND seq BETWEEN 1 AND ${MAX_TRUSTED_SEQ}`,
+  ).get() as { m: number };
   return row.m;
 }
 
@@ -45,5 +65,5 @@ export function nextInboundSeq(inbound: Db): number {
 
 /** The next odd seq over both tables (and the floor), for any row the host itself puts into `messages_out`. */
 export function nextOutboundSeq(inbound: Db, outbound: Db): number {
-  return nextOddAbove(Math.max(maxSeq(inbound, 'messages_in'), seqFloor(inbound), maxSeq(outbound, 'messages_out')));
+  return nextOddAbove(Math.max(maxSeq(inbound, 'messages_in'), seqFloor(inbound), maxTrustedOutboundSeq(outbound)));
 }
