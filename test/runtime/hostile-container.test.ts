@@ -591,6 +591,50 @@ describe('messages_out rows the container got wrong', () => {
   });
 });
 
+describe("the host's own seqs", () => {
+  // Before: writeOutboundDirect took MAX(seq) of messages_out as the container left it: a text
+  // seq made the next seq NaN (stored as NULL, so the host's own row was refused as bad-seq), and
+  // one beyond 2^53 gave an imprecise number.
+  it.each([
+    ['a text seq', "'not a number'"],
+    ['a seq beyond 2^53', '9007199254740993'],
+  ])(
+    '%s planted in messages_out does not break writeOutboundDirect: its row takes the next odd seq above the sound ones and is delivered',
+    async (_name, seqSql) => {
+      await withSetup({}, async ({ rt, sessionId, s, slack, polls }) => {
+        await rt.wake(sessionId);
+        containerWrites(s.outbound, [{ id: 'r1', seq: 1 }]);
+        sqlite(s.outbound, (db) =>
+          db
+            .prepare(
+              `INSERT INTO messages_out (id, seq, timestamp, kind, platform_id, channel_type, content)
+             VALUES ('odd-seq', ${seqSql}, '2026-01-01 00:00:00', 'chat', 'C123', 'slack', '{}')`,
+            )
+            .run(),
+        );
+        await polls(2);
+        await rt.stop(sessionId);
+        await rt.writeOutboundDirect(sessionId, {
+          id: 'direct-1',
+          kind: 'chat',
+          channelType: 'slack',
+          platformId: 'C123',
+          threadId: null,
+          content: JSON.stringify({ text: 'from the host' }),
+        });
+        await rt.whenIdle();
+        expect(slack.calls.map((c) => c.messageId)).toEqual(['r1', 'direct-1']);
+        const seq = sqlite(
+          s.outbound,
+          (db) => (db.prepare("SELECT seq FROM messages_out WHERE id = 'direct-1'").get() as { seq: unknown }).seq,
+          true,
+        );
+        expect(seq).toBe(3);
+      });
+    },
+  );
+});
+
 describe('files the session needs, broken', () => {
   // Before: `.heartbeat` was read with stat (a directory's mtime counted as a heartbeat) and
   // removed before a start with rmSync without `recursive`, which throws on a directory: every
