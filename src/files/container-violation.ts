@@ -19,7 +19,15 @@ import { RuntimeError } from '../errors.js';
  * own through the same `ContainerViolation` shape.
  */
 export type ViolationKind =
-  'symlink' | 'hardlink' | 'not-regular' | 'swapped' | 'journal' | 'corrupt-db' | 'missing' | 'unsafe-name';
+  | 'symlink'
+  | 'hardlink'
+  | 'not-regular'
+  | 'swapped'
+  | 'journal'
+  | 'corrupt-db'
+  | 'missing'
+  | 'unsafe-name'
+  | 'oversized';
 
 /** A refused session file: `kind` for programs, `detail` for people, `path` when there is one. */
 export interface ContainerViolation {

@@ -15,7 +15,10 @@
  *    link, FIFO or directory), its real path is exactly realpath(outbox/<id>)/<name>, and the
  *    descriptor opened with O_NOFOLLOW|O_NONBLOCK is that same inode, still a regular file with one
  *    link ("skips a symlinked outbox file", "skips a FIFO ...", test/files/hostile-container.test.ts
- *    "refuses an outbox file hard-linked to a file outside the session").
+ *    "refuses an outbox file hard-linked to a file outside the session"). The files of one message
+ *    are read `maxBytes` at most together: a file that would go over is refused `oversized`
+ *    unread, and no file is read past the size its descriptor showed
+ *    (test/runtime/hostile-container.test.ts "files past maxAttachmentBytes together are refused unread").
  * 4. Every refusal is reported to the caller with its violation kind, not only warned about
  *    (`readOutbox` returns them, `readOutboxFiles` hands them to `onRefused`): missing files are
  *    skipped silently, as FORMAT.md says ("reports every refused name with its kind").
@@ -23,7 +26,7 @@
  *    only the link, the directory is removed without following links (src/files/remove-entry.ts)
  *    ("removes only the link ...", "does not follow symlinks inside the outbox dir").
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { entryViolation, violation, type ContainerViolation } from './container-violation.js';
@@ -34,6 +37,9 @@ import { removeEntry } from './remove-entry.js';
 import { assertSafeSegment, isSafeSegment } from './segment.js';
 
 export const OUTBOX_DIR = 'outbox';
+
+/** Default of `maxBytes`: the declared files of one message together (the inbound attachment cap). */
+export const DEFAULT_MAX_OUTBOX_BYTES = 25 * 1024 * 1024;
 
 export interface OutboxFile {
   filename: string;
@@ -77,12 +83,19 @@ function fileProblem(stats: Stats, path: string, dir: GuardedDir, filename: stri
   return undefined;
 }
 
+/** What is left of the byte budget of one message's files. */
+interface Budget {
+  max: number;
+  left: number;
+}
+
 /**
  * Reads a file without following a symlink at its last component, insisting that the descriptor
  * is the inode `checked` described, still a regular file with one link. O_NONBLOCK keeps a FIFO
- * swapped in after the `lstat` from blocking the host forever.
+ * swapped in after the `lstat` from blocking the host forever. At most the size the descriptor
+ * showed is read (a file the container keeps growing is cut there), and only within `budget`.
  */
-function readNoFollow(path: string, filename: string, checked: Stats): Buffer | ContainerViolation {
+function readNoFollow(path: string, filename: string, checked: Stats, budget: Budget): Buffer | ContainerViolation {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   try {
     const opened = fstatSync(fd);
@@ -91,18 +104,33 @@ function readNoFollow(path: string, filename: string, checked: Stats): Buffer | 
     }
     const problem = entryViolation(opened, path, 'file', filename);
     if (problem !== undefined) return problem;
-    return readFileSync(fd);
+    if (opened.size > budget.left) {
+      return violation(
+        'oversized',
+        path,
+        `${filename} holds ${opened.size} bytes, over the ${budget.left} left of the ${budget.max} bytes the files of one message may hold`,
+      );
+    }
+    const data = Buffer.allocUnsafe(opened.size);
+    let read = 0;
+    while (read < data.length) {
+      const n = readSync(fd, data, read, data.length - read, read);
+      if (n === 0) break; // cut short by the container meanwhile
+      read += n;
+    }
+    budget.left -= read;
+    return read === data.length ? data : data.subarray(0, read);
   } finally {
     closeSync(fd);
   }
 }
 
-function readGuardedFile(dir: GuardedDir, filename: string): Buffer | ContainerViolation | undefined {
+function readGuardedFile(dir: GuardedDir, filename: string, budget: Budget): Buffer | ContainerViolation | undefined {
   const path = join(dir.path, filename);
   try {
     const stats = lstatOrUndefined(path);
     if (stats === undefined) return undefined; // missing files are skipped (FORMAT.md)
-    return fileProblem(stats, path, dir, filename) ?? readNoFollow(path, filename, stats);
+    return fileProblem(stats, path, dir, filename) ?? readNoFollow(path, filename, stats, budget);
   } catch (error) {
     // ENOENT: removed between lstat and open, which counts as missing. ELOOP: swapped for a link.
     const code = errnoCode(error);
@@ -114,8 +142,9 @@ function readGuardedFile(dir: GuardedDir, filename: string): Buffer | ContainerV
 
 /**
  * Reads the files an outbound message declared from `outbox/<messageId>/`, in the order given
- * (duplicates once), and reports every refusal with its violation. Missing files are skipped.
- * Throws `INVALID_ID` for an unsafe message id; nothing else.
+ * (duplicates once), and reports every refusal with its violation. Missing files are skipped; a
+ * file that would take the files of the message over `maxBytes` together is refused `oversized`
+ * without being read. Throws `INVALID_ID` for an unsafe message id; nothing else.
  *
  * @example readOutbox(sessionDir, 'out-1', ['chart.png', 'leak']) // { files: [chart.png], refused: [{ filename: 'leak', violation: { kind: 'hardlink', … } }] }
  */
@@ -124,6 +153,7 @@ export function readOutbox(
   messageId: string,
   filenames: readonly unknown[],
   warn: WarnFn = silent,
+  maxBytes: number = DEFAULT_MAX_OUTBOX_BYTES,
 ): OutboxRead {
   const id = assertSafeSegment(messageId, 'messageId');
   const refused: OutboxRefusal[] = [];
@@ -137,6 +167,7 @@ export function readOutbox(
     return { files: undefined, refused };
   }
   const files: OutboxFile[] = [];
+  const budget: Budget = { max: maxBytes, left: maxBytes };
   for (const filename of new Set(filenames)) {
     if (!isSafeSegment(filename)) {
       warn({ messageId: id, filename: shown(filename) }, 'outbox file skipped: unsafe filename');
@@ -147,7 +178,7 @@ export function readOutbox(
       });
       continue;
     }
-    const result = readGuardedFile(dir, filename);
+    const result = readGuardedFile(dir, filename, budget);
     if (result === undefined) continue;
     if (Buffer.isBuffer(result)) {
       files.push({ filename, data: result });
@@ -169,9 +200,10 @@ function reasonOf(v: ContainerViolation, filename: string): string {
 
 /**
  * Reads the files an outbound message declared from `outbox/<messageId>/`, in the order given
- * (duplicates once). Missing, unsafe or refused files are skipped; refusals are warned about and
- * handed to `onRefused` with their violation. Returns `undefined` when the message has no
- * (acceptable) outbox directory. Throws `INVALID_ID` for an unsafe message id.
+ * (duplicates once), `maxBytes` at most together. Missing, unsafe, oversized or refused files are
+ * skipped; refusals are warned about and handed to `onRefused` with their violation. Returns
+ * `undefined` when the message has no (acceptable) outbox directory. Throws `INVALID_ID` for an
+ * unsafe message id.
  *
  * @example readOutboxFiles(sessionDir, 'out-1', ['chart.png']) // [{ filename: 'chart.png', data: <Buffer> }]
  */
@@ -181,8 +213,9 @@ export function readOutboxFiles(
   filenames: readonly unknown[],
   warn: WarnFn = silent,
   onRefused?: (refusal: OutboxRefusal) => void,
+  maxBytes: number = DEFAULT_MAX_OUTBOX_BYTES,
 ): OutboxFile[] | undefined {
-  const { files, refused } = readOutbox(sessionDir, messageId, filenames, warn);
+  const { files, refused } = readOutbox(sessionDir, messageId, filenames, warn, maxBytes);
   if (onRefused !== undefined) for (const refusal of refused) onRefused(refusal);
   return files;
 }

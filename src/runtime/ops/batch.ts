@@ -66,7 +66,7 @@ function readOutboxChecked(env: BatchEnv, op: OpOf<'readOutboxChecked'>) {
       ],
     };
   }
-  const read = readOutbox(env.sessionDir, op.messageId, op.filenames, env.warn);
+  const read = readOutbox(env.sessionDir, op.messageId, op.filenames, env.warn, env.maxAttachmentBytes);
   if (read.files === undefined && read.refused.length === 0 && op.filenames.length > 0) {
     // Declared files with no folder to hold them: delivered without them, and said so.
     const names = op.filenames.slice(0, 5).map((f) => JSON.stringify(f.slice(0, 60)));
@@ -99,7 +99,9 @@ const handlers: Record<SessionOp['kind'], Handler> = {
   pollOutbound: (db, _op, { mop, env, at }) => pollOutbound(db, mop, env, at),
   readOutbox: (_db, op, { env, mop }) => {
     const o = op as OpOf<'readOutbox'>;
-    return env.outside.observed(mop, () => readOutboxFiles(env.sessionDir, o.messageId, o.filenames, env.warn));
+    return env.outside.observed(mop, () =>
+      readOutboxFiles(env.sessionDir, o.messageId, o.filenames, env.warn, undefined, env.maxAttachmentBytes),
+    );
   },
   readOutboxChecked: (_db, op, { env, mop }) =>
     env.outside.observed(mop, () => readOutboxChecked(env, op as OpOf<'readOutboxChecked'>)),
