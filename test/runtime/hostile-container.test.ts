@@ -485,6 +485,41 @@ describe('outbox files', () => {
   });
 });
 
+describe('outbox files, too many bytes', () => {
+  // Before: every declared file was read whole (readFileSync), whatever its size: a container
+  // could make the host load gigabytes and hand them across the thread boundary.
+  it('files past maxAttachmentBytes together are refused unread; the reply goes with the others', async () => {
+    await withSetup({ limits: { maxAttachmentBytes: 1024 } }, async ({ rt, sessionId, s, slack, seen, polls }) => {
+      await rt.wake(sessionId);
+      const dir = join(s.outbox, 'reply-1');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'small.txt'), 'x'.repeat(100));
+      writeFileSync(join(dir, 'huge.bin'), Buffer.alloc(5000));
+      writeFileSync(join(dir, 'a.txt'), 'a'.repeat(600));
+      writeFileSync(join(dir, 'b.txt'), 'b'.repeat(600));
+      const names = ['small.txt', 'huge.bin', 'a.txt', 'b.txt'];
+      containerWrites(s.outbound, [
+        { id: 'reply-1', seq: 1, content: JSON.stringify({ text: 'files', files: names }) },
+      ]);
+      // The same cap holds for the public read (before the delivery clears the folder).
+      const read = await rt.readOutboxFiles(sessionId, 'reply-1', names);
+      expect(read?.map((f) => f.filename)).toEqual(['small.txt', 'a.txt']);
+
+      await polls(2);
+      expect(slack.calls.map((c) => c.files?.map((f) => [f.filename, f.data.length]))).toEqual([
+        [
+          ['small.txt', 100],
+          ['a.txt', 600],
+        ],
+      ]);
+      expect(seen.violations.map((v) => [v.kind, v.detail.split(' ')[0]])).toEqual([
+        ['oversized', 'huge.bin'],
+        ['oversized', 'b.txt'],
+      ]);
+    });
+  });
+});
+
 /** Sizes of every `mailbox.committed` event that carried a poll's results, through `inspect`. */
 function pollResultSizes(): { sizes: number[]; inspect: (e: InspectionEvent) => void } {
   const sizes: number[] = [];
