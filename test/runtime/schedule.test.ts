@@ -211,13 +211,15 @@ describe('a scheduled message', () => {
     // The session's folder is out of reach while the new runtime starts: start-up must find the
     // scheduled wake without opening it (it would fail, or recreate the folder).
     const folder = first.t.runtime.paths.sessionDir('ag', first.sessionId);
-    renameSync(folder, `${folder}.away`);
+    // Outside v2-sessions/: a folder there without a central row would be start-up's to clean up.
+    const away = join(dataDir, 'away');
+    renameSync(folder, away);
     const t = await createTestRuntime({ dataDir, start: TEST_START + 1000, pollMs: 500, agentPollMs: 500 });
     try {
       await t.settle();
       expect(t.errors).toEqual([]);
       expect(existsSync(folder)).toBe(false);
-      renameSync(`${folder}.away`, folder);
+      renameSync(away, folder);
 
       await t.clock.advance(999);
       expect(t.driver.containers).toHaveLength(0);
@@ -353,6 +355,22 @@ describe('a recurring message', () => {
     } finally {
       await t.close();
     }
+  });
+
+  // Known bug, left to src/runtime/settings.ts: an unknown `timezone` is accepted, and then every
+  // recurring message that completes is taken for "not a cron expression" and its series dropped.
+  // Flip to `it` once createRuntime refuses it.
+  it.fails('an unknown time zone is refused by createRuntime (INVALID_INPUT)', async () => {
+    const dataDir = tmp();
+    const made = createRuntime({ dataDir, driver: 'none', timezone: 'Mars/Olympus' });
+    const outcome = await made.then(
+      async (rt) => {
+        await rt.close();
+        return 'created';
+      },
+      (error: unknown) => (error as { code?: string }).code,
+    );
+    expect(outcome).toBe('INVALID_INPUT');
   });
 
   it('with an expression that is not cron: refused at write, nothing stored', async () => {

@@ -11,6 +11,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDriver } from '../../src/container/driver.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
@@ -89,11 +90,15 @@ function claim(rt: Runtime, sessionId: string, messageId: string) {
   );
 }
 
-/** Moves session folders out of reach; returns their restoration. */
-function outOfReach(rt: Runtime, sessionIds: string[]): { folders: string[]; restore(): void } {
+/**
+ * Moves session folders out of reach (out of v2-sessions/, where a folder without a central row
+ * would be start-up's to clean up); returns their restoration.
+ */
+function outOfReach(dataDir: string, rt: Runtime, sessionIds: string[]): { folders: string[]; restore(): void } {
   const folders = sessionIds.map((id) => rt.paths.sessionDir('ag', id));
-  for (const f of folders) renameSync(f, `${f}.away`);
-  return { folders, restore: () => folders.forEach((f) => renameSync(`${f}.away`, f)) };
+  const away = (i: number) => join(dataDir, `away-${i}`);
+  folders.forEach((f, i) => renameSync(f, away(i)));
+  return { folders, restore: () => folders.forEach((f, i) => renameSync(away(i), f)) };
 }
 
 describe('a reply written just before the container exits', () => {
@@ -242,7 +247,7 @@ describe('after a restart', () => {
       reply(rt, session, 'pending-reply', { channelType: 'flaky', platformId: 'F1' });
       await rt.stop(session);
     });
-    const away = outOfReach(rtA, quiet);
+    const away = outOfReach(dataDir, rtA, quiet);
     const after = recordingChannels();
     const b = await open(dataDir, { at: T0 + 1000, tag: 'b', channels: after.adapters });
     try {
@@ -274,7 +279,7 @@ describe('after a restart', () => {
       claim(rt, session, 'work');
       driver.started.at(-1)!.exit({ code: 1, signal: null });
     });
-    const away = outOfReach(rtA, quiet);
+    const away = outOfReach(dataDir, rtA, quiet);
     const driver = fakeDriver();
     const b = await open(dataDir, { at: T0 + 60_000, tag: 'b', channels: recordingChannels().adapters, driver });
     try {
