@@ -37,6 +37,7 @@ export function writeMessage(
         maxAttachmentBytes: env.maxAttachmentBytes,
         warn: env.warn,
         replaceStale: true,
+        onViolation: env.onViolation,
       })
     : { content: message.content, files: [] };
   if (extracted.files.length > 0) undo.files.push({ messageId: message.id, filenames: extracted.files });
