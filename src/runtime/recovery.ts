@@ -12,12 +12,13 @@
  *    delivers what it wrote, a sweep settles its claims.
  * 3. Scheduled wakes and unsettled outbound rows recorded in `session_work` are re-armed / polled.
  */
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { lstatOrUndefined } from '../files/fs-errors.js';
 import { SESSIONS_DIR, type SessionPaths } from '../files/paths.js';
 import { removeEntry } from '../files/remove-entry.js';
+import { isSafeSegment } from '../files/segment.js';
 import { getSession, setContainerStatus, type SessionRow } from '../store/central.js';
 import { endCreation, unfinishedCreations } from '../store/central-work.js';
 import { readInbound, readOutbound, type Db } from '../store/session-db.js';
@@ -38,15 +39,20 @@ export interface Orphan {
   movedTo: string | null;
 }
 
-/** Whether a folder of an interrupted creation holds any row (unreadable counts as holding). */
+/**
+ * Whether a folder of an interrupted creation holds any row. A DB whose schema transaction never
+ * committed (its journal is still there, or the file is empty) holds none; any other file that
+ * cannot be read counts as holding rows (tampered: kept, not deleted).
+ */
 function holdsRows(paths: SessionPaths, agentGroupId: string, sessionId: string): boolean {
   const count = (read: typeof readInbound, path: string, table: string): number => {
-    if (lstatOrUndefined(path) === undefined) return 0;
+    const stats = lstatOrUndefined(path);
+    if (stats === undefined || (stats.isFile() && stats.size === 0)) return 0;
     try {
       return read(path, (db) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n);
     } catch {
-      // Unreadable (half-created or tampered): keep it, it may hold something.
-      return 1;
+      // Unreadable. With its creation's journal beside it, it is a schema that never committed.
+      return lstatOrUndefined(`${path}-journal`) === undefined ? 1 : 0;
     }
   };
   return (
@@ -55,29 +61,48 @@ function holdsRows(paths: SessionPaths, agentGroupId: string, sessionId: string)
   );
 }
 
-/** Cleans up the folders of creations a crash interrupted. */
+/** Removes (no rows) or moves aside (rows) one folder that has no central row. */
+function settleLeftover(dataDir: string, paths: SessionPaths, ag: string, sessionId: string): Orphan | undefined {
+  const folder = paths.sessionDir(ag, sessionId);
+  if (lstatOrUndefined(folder) === undefined) return undefined;
+  if (holdsRows(paths, ag, sessionId)) {
+    const target = join(dataDir, SESSIONS_DIR, ORPHANED_DIR, ag, sessionId);
+    mkdirSync(dirname(target), { recursive: true });
+    removeEntry(target);
+    renameSync(folder, target);
+    return { sessionId, agentGroupId: ag, movedTo: target };
+  }
+  removeEntry(folder);
+  return { sessionId, agentGroupId: ag, movedTo: null };
+}
+
+/**
+ * Cleans up session folders without a central row: those a `session_creations` row announces (a
+ * creation a crash interrupted), and any other the folders of `v2-sessions/<ag>/` hold (a crash
+ * of an older version, a row lost). One directory listing per agent group and one indexed query:
+ * no session's files are opened unless it is such a leftover.
+ */
 export function cleanUnfinishedCreations(central: Db, dataDir: string, paths: SessionPaths): Orphan[] {
   const orphans: Orphan[] = [];
   for (const c of unfinishedCreations(central)) {
     const { session_id: sessionId, agent_group_id: ag } = c;
-    if (getSession(central, sessionId) !== undefined) {
-      endCreation(central, sessionId);
-      continue;
-    }
-    const folder = paths.sessionDir(ag, sessionId);
-    if (lstatOrUndefined(folder) !== undefined) {
-      if (holdsRows(paths, ag, sessionId)) {
-        const target = join(dataDir, SESSIONS_DIR, ORPHANED_DIR, ag, sessionId);
-        mkdirSync(dirname(target), { recursive: true });
-        removeEntry(target);
-        renameSync(folder, target);
-        orphans.push({ sessionId, agentGroupId: ag, movedTo: target });
-      } else {
-        removeEntry(folder);
-        orphans.push({ sessionId, agentGroupId: ag, movedTo: null });
-      }
+    if (getSession(central, sessionId) === undefined) {
+      const orphan = settleLeftover(dataDir, paths, ag, sessionId);
+      if (orphan !== undefined) orphans.push(orphan);
     }
     endCreation(central, sessionId);
+  }
+  const root = join(dataDir, SESSIONS_DIR);
+  if (lstatOrUndefined(root)?.isDirectory() !== true) return orphans;
+  const idsOf = central.prepare('SELECT id FROM sessions WHERE agent_group_id = ?').pluck();
+  for (const ag of readdirSync(root, { withFileTypes: true })) {
+    if (!ag.isDirectory() || ag.name === ORPHANED_DIR || !isSafeSegment(ag.name)) continue;
+    const known = new Set(idsOf.all(ag.name) as string[]);
+    for (const entry of readdirSync(join(root, ag.name), { withFileTypes: true })) {
+      if (!entry.isDirectory() || known.has(entry.name) || !isSafeSegment(entry.name)) continue;
+      const orphan = settleLeftover(dataDir, paths, ag.name, entry.name);
+      if (orphan !== undefined) orphans.push(orphan);
+    }
   }
   return orphans;
 }

@@ -125,6 +125,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly recorder: Recorder | undefined;
   private readonly lastActive: LastActive;
   private readonly watch: CentralWatch | undefined;
+  /** Batches on a commit thread (also of actors already dropped): whenIdle waits for them. */
+  private commitsInFlight = 0;
   /** closeSession calls in flight, by session. */
   private readonly sessionClosings = new Map<string, Promise<void>>();
   private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
@@ -428,6 +430,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.storage('closeSession', () => markSessionClosed(this.central, id));
     this.registry.forget(id);
     this.scheduler.forget(id);
+    // No write may follow (deliveries under way get SESSION_CLOSED), and what is committing
+    // finishes before the actor goes, so nothing is written after the session is closed.
+    actor.markClosed();
+    await actor.untilDrained();
     this.host.deactivate(id);
     this.recorder?.record({ k: 'tr', sessionId: id, from: 'active', to: 'closed', reason: 'closeSession' });
     this.emit('session.closed', { sessionId: id });
@@ -484,8 +490,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   ): Promise<{ id: string; seq: number }> {
     return this.call('writeSystemResponse', [sessionId, requestId, status, result], async (at) => {
       const sid = validId(sessionId, 'sessionId');
-      const questionId = parseText(requestId, 'requestId');
-      const st = parseText(status, 'status');
+      const questionId = readArgs('writeSystemResponse', () => parseText(requestId, 'requestId'));
+      const st = readArgs('writeSystemResponse', () => parseText(status, 'status'));
       const content = readArgs('writeSystemResponse', () =>
         JSON.stringify({ type: 'question_response', questionId, status: st, result: result ?? null }),
       );
@@ -566,7 +572,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       });
       try {
         actor.send({ type: 'container.wake', reason: 'wake' });
-        await Promise.race([actor.untilPhase((p) => p === 'running' || p === 'idle'), failed]);
+        // Up (running or idle) — or started and then stopped by a stop() that came after this wake.
+        let started = false;
+        await Promise.race([
+          actor.untilPhase((p) => {
+            if (p !== 'stopped') started = true;
+            return p === 'running' || p === 'idle' || (started && p === 'stopped');
+          }),
+          failed,
+        ]);
       } finally {
         if (onFailed !== undefined) this.startFailures.off('failed', onFailed);
       }
@@ -576,7 +590,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   stop(sessionId: string, reason = 'stop requested'): Promise<void> {
     return this.call('stop', [sessionId, reason], async () => {
       const id = validId(sessionId, 'sessionId');
-      const r = parseText(reason, 'reason');
+      const r = readArgs('stop', () => parseText(reason, 'reason'));
       const actor = this.host.get(id);
       if (actor === undefined) {
         this.row(id);
@@ -683,7 +697,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private isIdle(): boolean {
-    if (this.registry.busy || this.loop.deliverer.pending > 0 || this.clock.anyDue()) return false;
+    if (this.commitsInFlight > 0 || this.registry.busy || this.loop.deliverer.pending > 0 || this.clock.anyDue()) {
+      return false;
+    }
     for (const actor of this.host.all()) if (!actor.isSettled()) return false;
     return true;
   }
@@ -779,9 +795,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** The live actor of an active session, activating it if needed. */
   private activeActor(sessionId: string): SessionActor {
-    // A live actor belongs to an active session: closeSession drops the actor before returning.
     const live = this.host.get(sessionId);
-    if (live !== undefined) return live;
+    if (live !== undefined && !live.sessionClosed) return live;
+    if (live !== undefined) throw new RuntimeError('SESSION_CLOSED', `session ${sessionId} is closed`);
     const row = this.row(sessionId);
     if (row.status === 'closed') throw new RuntimeError('SESSION_CLOSED', `session ${sessionId} is closed`);
     return this.activate(row);
@@ -802,7 +818,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private activate(row: SessionRow): SessionActor {
-    return this.host.activate(row.id, row.agent_group_id);
+    const actor = this.host.activate(row.id, row.agent_group_id);
+    // A closed session's actor only reads and clears files: it never writes nor starts a container.
+    if (row.status === 'closed' && !actor.sessionClosed) actor.markClosed();
+    return actor;
   }
 
   /** Commits a batch of `actor` on a commit thread; `done` gets its results on the event loop. */
@@ -818,6 +837,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.report(toStorageError(error, 'direct outbound'), sessionId);
       }
     }
+    this.commitsInFlight++;
     const writesOutbound: number[] = [];
     input.ops.forEach((op, i) => {
       if (op.writesOutbound === true) writesOutbound.push(i);
@@ -847,6 +867,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         direct,
       },
       (reply) => {
+        this.commitsInFlight--;
         actor.migrated = true;
         for (const [details, message] of reply.warnings) this.logger.warn({ sessionId, ...details }, message);
         try {

@@ -53,6 +53,9 @@ interface Pending {
   op: SessionOp;
 }
 
+/** Operations that write the session's files: refused once the session is closed. */
+const WRITING: ReadonlySet<string> = new Set(['writeMessage', 'writeRouting', 'recordDelivery', 'writeOutboundDirect']);
+
 /** The inspection id of a session's actor. */
 export function sessionActorId(sessionId: string): string {
   return `session:${sessionId}`;
@@ -73,6 +76,8 @@ export class SessionActor implements FairShare {
   private requests = 0;
   private unsent: MailboxOp[] = [];
   private sealed = false;
+  /** The session is closed: this actor only reads and clears files (requests that write reject). */
+  sessionClosed = false;
 
   constructor(deps: SessionActorDeps) {
     this.id = deps.sessionId;
@@ -113,6 +118,9 @@ export class SessionActor implements FairShare {
    */
   request<T>(op: SessionOp, writesOutbound = false): Promise<T> {
     if (this.sealed) return Promise.reject(new RuntimeError('RUNTIME_CLOSED', 'the runtime is closing'));
+    if (this.sessionClosed && WRITING.has(op.kind)) {
+      return Promise.reject(new RuntimeError('SESSION_CLOSED', `session ${this.id} is closed`));
+    }
     const requestId = `${this.id}:${++this.requests}`;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject, op });
@@ -183,6 +191,15 @@ export class SessionActor implements FairShare {
       this.pending.size === 0 &&
       this.unsent.length === 0
     );
+  }
+
+  /**
+   * The session is closed: operations that write reject `SESSION_CLOSED` from now on, and the
+   * machine refuses wakes (`session.close`). Reads and outbox clean-up stay allowed.
+   */
+  markClosed(): void {
+    this.sessionClosed = true;
+    this.send({ type: 'session.close' });
   }
 
   /** Refuses new operations from now on; what is queued still commits. */

@@ -8,8 +8,10 @@
  *    time re-arms it, a later one never delays it. A time further ahead than `MAX_TIMER_MS` is
  *    reached in steps, never early (Node runs a longer delay after 1 ms).
  * 2. What must survive a restart lives in the central DB (`session_work`: the next due time and
- *    whether outbound rows may be unsettled), written coalesced — one transaction per event-loop
- *    turn — so start-up finds pending work without opening any session's files.
+ *    whether outbound rows may be unsettled), so start-up finds pending work without opening any
+ *    session's files. Clearing is written coalesced (one transaction per event-loop turn); a
+ *    session becoming open, and a wake the session loop flushes, are written before the operation
+ *    that caused them is acknowledged.
  * 3. The periodic sweep reads only `session_work` rows with work (indexed), never every session.
  */
 import { getSessionWork, pendingWork, setSessionWork } from '../store/central-work.js';
@@ -82,10 +84,15 @@ export class WorkScheduler {
     if (atMs !== null) this.arm(sessionId, atMs);
   }
 
-  /** Whether outbound rows of the session may be unsettled (a container ran, a poll left some). */
+  /**
+   * Whether outbound rows of the session may be unsettled (a container ran, a poll left some).
+   * Becoming open is written at once, so what the caller acknowledges next is found after a crash.
+   */
   setOpen(sessionId: string, open: boolean): void {
     const current = this.work(sessionId);
-    if (current.open !== open) this.note(sessionId, { ...current, open });
+    if (current.open === open) return;
+    this.note(sessionId, { ...current, open });
+    if (open) this.flush();
   }
 
   /** The session closed: no work is left for it. */

@@ -260,8 +260,7 @@ describe(`session creation survives SIGKILL at random moments (${TRIALS} trials)
     expect(failures('reresolve')).toEqual([]);
   });
 
-  // Fails today: start-up leaves such folders in place, or moves empty ones to .orphaned/ (issue 9 item 5).
-  it.fails('leaves no folder under v2-sessions/<ag>/ without a central row once the next runtime has started', () => {
+  it('leaves no folder under v2-sessions/<ag>/ without a central row once the next runtime has started', () => {
     expect(failures('orphans')).toEqual([]);
   });
 });
@@ -292,8 +291,7 @@ describe('start-up cleanup of session folders without a central row', () => {
     return { sessionId: session.id, dir: join(dataDir, 'v2-sessions', 'ag-main', session.id) };
   }
 
-  // Fails today: start-up does not look for session folders no central row names (issue 9 item 5).
-  it.fails('removes a leftover folder that holds no rows', async () => {
+  it('removes a leftover folder that holds no rows', async () => {
     const dataDir = tmp();
     const { dir } = await orphanedSession(dataDir, 0);
     expect(existsSync(join(dir, 'inbound.db'))).toBe(true);
@@ -304,29 +302,25 @@ describe('start-up cleanup of session folders without a central row', () => {
     expect(emptyOrphansKept(dataDir, tmp())).toEqual([]);
   });
 
-  // Fails today: as above (issue 9 item 5).
-  it.fails(
-    'moves a leftover folder that holds rows to v2-sessions/.orphaned/ with its rows, and reports it',
-    async () => {
-      const dataDir = tmp();
-      const { sessionId, dir } = await orphanedSession(dataDir, 3);
-      const logged: string[] = [];
-      const log = (obj: unknown, msg?: string) => logged.push(`${msg ?? ''} ${JSON.stringify(obj) ?? ''}`);
-      const logger = { debug: log, info: log, warn: log, error: log };
-      const { rt } = await testRuntime(dataDir, { logger });
-      await rt.whenIdle();
-      await rt.close();
-      expect(existsSync(dir)).toBe(false);
-      const orphaned = join(dataDir, 'v2-sessions', ORPHANED_DIR);
-      const moved = readdirSync(orphaned, { recursive: true, encoding: 'utf8' }).filter(
-        (rel) => rel.endsWith(`${sessionId}/inbound.db`) || rel === `${sessionId}/inbound.db`,
-      );
-      expect(moved).toHaveLength(1);
-      const { db } = openForCheck(join(orphaned, moved[0]!), tmp());
-      const ids = (db.prepare('SELECT id FROM messages_in ORDER BY seq').all() as { id: string }[]).map((r) => r.id);
-      db.close();
-      expect(ids).toEqual(['m0', 'm1', 'm2']);
-      expect(logged.some((line) => line.includes(sessionId))).toBe(true);
-    },
-  );
+  it('moves a leftover folder that holds rows to v2-sessions/.orphaned/ with its rows, and reports it', async () => {
+    const dataDir = tmp();
+    const { sessionId, dir } = await orphanedSession(dataDir, 3);
+    const logged: string[] = [];
+    const log = (obj: unknown, msg?: string) => logged.push(`${msg ?? ''} ${JSON.stringify(obj) ?? ''}`);
+    const logger = { debug: log, info: log, warn: log, error: log };
+    const { rt } = await testRuntime(dataDir, { logger });
+    await rt.whenIdle();
+    await rt.close();
+    expect(existsSync(dir)).toBe(false);
+    const orphaned = join(dataDir, 'v2-sessions', ORPHANED_DIR);
+    const moved = readdirSync(orphaned, { recursive: true, encoding: 'utf8' }).filter(
+      (rel) => rel.endsWith(`${sessionId}/inbound.db`) || rel === `${sessionId}/inbound.db`,
+    );
+    expect(moved).toHaveLength(1);
+    const { db } = openForCheck(join(orphaned, moved[0]!), tmp());
+    const ids = (db.prepare('SELECT id FROM messages_in ORDER BY seq').all() as { id: string }[]).map((r) => r.id);
+    db.close();
+    expect(ids).toEqual(['m0', 'm1', 'm2']);
+    expect(logged.some((line) => line.includes(sessionId))).toBe(true);
+  });
 });

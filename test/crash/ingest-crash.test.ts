@@ -294,9 +294,7 @@ describe(`ingest survives SIGKILL at random moments (${TRIALS} trials)`, () => {
     expect(failures('resend')).toEqual([]);
   });
 
-  // Fails today: a stale inbox folder stays until its message is re-sent (issue 9 item 5 allows
-  // replacing it then; removing it at start-up is what this asks for).
-  it.fails('leaves no inbox folder without a committed row once the next runtime has started', () => {
-    expect(failures('staleInbox')).toEqual([]);
-  });
+  // A crash between an attachment's file and its row leaves the folder until the message is sent
+  // again, which replaces it (issue 9 item 5 allows either); start-up does not open every inbox to
+  // look for such folders (it reads no session files), so none is asserted absent here.
 });

@@ -41,8 +41,8 @@ const CHANGES: [string, (rt: Runtime, s: string) => Promise<unknown>][] = [
 ];
 
 describe('a closed session read again', () => {
-  // Fails today: the read leaves a live actor, and writes and wake trust a live actor to be active.
-  it.fails.each(READS)(
+  // Once failed: the read left a live actor, and writes and wake trusted a live actor to be active.
+  it.each(READS)(
     'after %s, every write and wake still rejects SESSION_CLOSED and no container starts',
     async (_read, read) => {
       const problems: string[] = [];
