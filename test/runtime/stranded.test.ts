@@ -200,6 +200,38 @@ describe('a container that dies before it claims anything', () => {
   });
 });
 
+describe('a host-originated message', () => {
+  it('is marked unsettled in the central DB by the time writeOutboundDirect resolves', async () => {
+    // The mark was written on a later event-loop turn: a crash right after the acknowledgement
+    // left a row in outbound.db that no start-up would look for.
+    const dataDir = tmp();
+    const stuck: ChannelAdapter = { deliver: () => new Promise(() => undefined) };
+    const { rt } = await open(dataDir, { tag: 'a', channels: { slack: stuck } });
+    try {
+      await groups(rt);
+      const session = await resolve(rt, 'mg-slack', 't');
+      await rt.writeOutboundDirect(session, {
+        id: 'notice',
+        kind: 'chat',
+        channelType: 'slack',
+        platformId: 'C1',
+        threadId: null,
+        content: '{}',
+      });
+      const central = new Database(join(dataDir, 'v2.db'), { readonly: true });
+      try {
+        expect(central.prepare('SELECT session_id, outbound_open FROM session_work').all()).toEqual([
+          { session_id: session, outbound_open: 1 },
+        ]);
+      } finally {
+        central.close();
+      }
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
 describe('after a restart', () => {
   /**
    * Runtime A: `quiet` sessions whose containers replied and were delivered, plus one more session
