@@ -7,7 +7,8 @@
  * 2. `agent-shared` resolves to the key's anchor while it is active; a closed session is never
  *    returned. On a data directory another host wrote (sessions whose keys were only inferred), the
  *    first `agent-shared` resolution adopts the agent group's newest active session as the anchor,
- *    as NanoClaw would have returned it.
+ *    as NanoClaw would have returned it — once: after that anchor closes, a new session is made
+ *    (test/runtime/nanoclaw-migration.test.ts).
  * 3. Creation is crash-safe: a `session_creations` row commits before the folder is made and is
  *    removed with the session row's commit, so a folder without a row is always announced by a
  *    leftover creation row (start-up cleans those up: src/runtime/recovery.ts).
@@ -96,7 +97,9 @@ export function resolveInCentral(deps: ResolveDeps, req: ResolveCall): ResolveOu
         wire();
         return { sessionId: anchor, created: false };
       }
-      if (req.mode !== 'agent-shared') return undefined;
+      // Adoption happens once: an agent group whose anchor was ever recorded (now closed) gets a
+      // new session, like any other.
+      if (req.mode !== 'agent-shared' || getSessionKey(central, key) !== undefined) return undefined;
       const adopted = adoptableAnchor(central, req.agentGroupId);
       if (adopted === undefined) return undefined;
       setSessionKey(central, { key, mode: req.mode, agent_group_id: req.agentGroupId, session_id: adopted });
