@@ -106,6 +106,25 @@ describe('a NanoClaw data directory', () => {
     }
   });
 
+  it('once the adopted anchor is closed, the next resolution creates a new session, as for any anchor', async () => {
+    const dataDir = tmp();
+    writeNanoClawDataDir(dataDir, SPEC);
+    const { rt } = await open(dataDir);
+    try {
+      await expect(agentShared(rt, 'mg-a')).resolves.toMatchObject({ session: { id: 'nc-new' } });
+      await rt.closeSession('nc-new');
+      const next = await agentShared(rt, 'mg-a');
+      expect(next.created).toBe(true);
+      expect(['nc-old', 'nc-new']).not.toContain(next.session.id);
+      await expect(agentShared(rt, 'mg-b')).resolves.toMatchObject({
+        session: { id: next.session.id },
+        created: false,
+      });
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('other modes still find the sessions NanoClaw made for their keys', async () => {
     const dataDir = tmp();
     writeNanoClawDataDir(dataDir, SPEC);
