@@ -274,7 +274,7 @@ describe('replies listing files', () => {
         ['no-folder', { text: 'see attached', files: ['report.pdf'] }, undefined],
       ]);
       expect(seen.delivered).toEqual(['no-folder']);
-      expect(seen.violations).toEqual([{ kind: expect.any(String), detail: expect.stringContaining('no-folder') }]);
+      expect(seen.violations).toEqual([{ kind: 'missing', detail: expect.stringContaining('no-folder') }]);
       expect(records()).toEqual([{ message_out_id: 'no-folder', status: 'delivered' }]);
       await polls(5);
       expect(slack.calls).toHaveLength(1);
