@@ -179,6 +179,28 @@ export function readInbound<T>(path: string, fn: (db: Db) => T, options: GuardOp
 }
 
 /**
+ * Whether `error` (or its cause) is SQLite refusing a read-only connection because the file has a
+ * hot journal: its writer died in the middle of a transaction, and only a writable connection may
+ * roll it back.
+ */
+export function isHotJournalError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    if ((current as { code?: unknown }).code === 'SQLITE_READONLY_ROLLBACK') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Rolls back the hot journal of a container killed mid-write by opening `outbound.db` writable
+ * for an empty transaction: through `withOutboundWhileStopped`, so only while stopped.
+ */
+export function rollBackOutbound(path: string, status: ContainerStatus, options: GuardOptions = {}): void {
+  withOutboundWhileStopped(path, status, () => undefined, options);
+}
+
+/**
  * The host's only write path into `outbound.db`, allowed solely while no container runs for the
  * session (invariant 3). `status` is the session's container status as its actor sees it.
  */

@@ -96,7 +96,8 @@ const handlers: Record<SessionOp['kind'], Handler> = {
     if (o.origin === 'host') env.settleDirectOutbound(o.record.messageOutId);
     return recorded;
   },
-  pollOutbound: (db, _op, { mop, env, at }) => pollOutbound(db, mop, env, at),
+  pollOutbound: (db, _op, { mop, env, at, input }) =>
+    pollOutbound(db, mop, env, at, input.containerStatus === 'stopped'),
   readOutbox: (_db, op, { env, mop }) => {
     const o = op as OpOf<'readOutbox'>;
     return env.outside.observed(mop, () =>

@@ -11,11 +11,15 @@
  * 3. Nothing the container planted stops the read: a bad `.heartbeat` or a nonsensical
  *    `container_state` becomes a violation in the snapshot; a bad or corrupt `outbound.db` throws
  *    `STORAGE` with its violation (the poll fails alone, the session goes on).
+ * 4. A hot journal left by a container killed mid-write is rolled back before the read when the
+ *    container is stopped (the host may write `outbound.db` then), so the poll after the exit
+ *    delivers what was committed before it (test/runtime/hostile-container.test.ts, "a container
+ *    killed in the middle of a write ...").
  */
 import type { ContainerViolation } from '../../files/container-violation.js';
 import { violationOf } from '../../files/container-violation.js';
 import { readHeartbeatMtime } from '../../files/heartbeat.js';
-import { readOutbound, type Db } from '../../store/session-db.js';
+import { isHotJournalError, readOutbound, rollBackOutbound, type Db } from '../../store/session-db.js';
 import { stmt } from '../../store/statements.js';
 import type { Ack, ContainerState, OutboundSnapshot, Outside, ScanQuery, ScannedRow } from './types.js';
 
@@ -75,8 +79,37 @@ function readContainerState(out: Db, path: string, violations: ContainerViolatio
 }
 
 export function scanOutbound(outboundDbPath: string, heartbeatPath: string, q: ScanQuery): OutboundSnapshot {
-  const violations: ContainerViolation[] = [];
-  const snapshot = readOutbound(outboundDbPath, (out): Omit<OutboundSnapshot, 'heartbeatMtimeMs' | 'violations'> => {
+  let violations: ContainerViolation[] = [];
+  const read = () => {
+    violations = [];
+    return readRows(outboundDbPath, q, violations);
+  };
+  let snapshot: ReturnType<typeof read>;
+  try {
+    snapshot = read();
+  } catch (error) {
+    if (q.stopped !== true || !isHotJournalError(error)) throw error;
+    // A container killed mid-write: with it stopped the host may roll its journal back, then read.
+    rollBackOutbound(outboundDbPath, 'stopped');
+    snapshot = read();
+  }
+  let heartbeatMtimeMs: number | null = null;
+  try {
+    heartbeatMtimeMs = readHeartbeatMtime(heartbeatPath);
+  } catch (error) {
+    const v = violationOf(error);
+    if (v === undefined) throw error;
+    violations.push(v);
+  }
+  return { ...snapshot, heartbeatMtimeMs, violations };
+}
+
+function readRows(
+  outboundDbPath: string,
+  q: ScanQuery,
+  violations: ContainerViolation[],
+): Omit<OutboundSnapshot, 'heartbeatMtimeMs' | 'violations'> {
+  return readOutbound(outboundDbPath, (out): Omit<OutboundSnapshot, 'heartbeatMtimeMs' | 'violations'> => {
     const walk = stmt(
       out,
       `SELECT rowid AS rowid, id, (deliver_after IS NULL OR datetime(deliver_after) <= datetime(?)) AS due
@@ -124,15 +157,6 @@ export function scanOutbound(outboundDbPath: string, heartbeatPath: string, q: S
       containerState: readContainerState(out, outboundDbPath, violations),
     };
   });
-  let heartbeatMtimeMs: number | null = null;
-  try {
-    heartbeatMtimeMs = readHeartbeatMtime(heartbeatPath);
-  } catch (error) {
-    const v = violationOf(error);
-    if (v === undefined) throw error;
-    violations.push(v);
-  }
-  return { ...snapshot, heartbeatMtimeMs, violations };
 }
 
 /** The live reads of the container's side of a session folder. */

@@ -116,7 +116,7 @@ function toOutboundRow(row: ScannedRow): OutboundRow {
   };
 }
 
-export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number): PollResult {
+export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number, stopped = false): PollResult {
   const limits = env.poll ?? DEFAULT_POLL_LIMITS;
   const nowIso = new Date(at).toISOString();
   const pending = pendingRows(db, nowIso);
@@ -128,6 +128,7 @@ export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number): 
     limits,
     pendingIds: pending.map((r) => r.id),
     isSettled: (id) => isSettled(db, id),
+    stopped,
   });
   const recurred = syncFinishedAcks(db, snapshot.acks, at, limits.timezone, env.warn);
   const ackOf = new Map(snapshot.acks.map((a) => [a.message_id, a.status]));

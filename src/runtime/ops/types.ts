@@ -139,6 +139,11 @@ export interface ScanQuery {
   pendingIds: string[];
   /** Whether an outbound row already has its `delivered` record. */
   isSettled(id: string): boolean;
+  /**
+   * The container is stopped, so the host may write `outbound.db`: a hot journal a killed
+   * container left may be rolled back before the read.
+   */
+  stopped?: boolean;
 }
 
 /**
