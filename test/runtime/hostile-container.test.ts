@@ -33,6 +33,7 @@ import { createRuntime, type RuntimeOptions } from '../../src/runtime/runtime.js
 import type { ChannelAdapter, OutboundDelivery } from '../../src/runtime/types.js';
 import { createSessionDbs } from '../../src/store/session-db.js';
 import { TestClock } from '../../src/testing/index.js';
+import { killWriterMidTransaction } from '../fixtures/files/killed-writer.js';
 import { plantCorruptOutbound, plantNotSqlite } from '../fixtures/store/hostile-files.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 import { chat, T0 } from '../helpers/runtime.js';
@@ -741,6 +742,49 @@ describe('files the session needs, broken', () => {
       });
     },
   );
+
+  // Before: the host's read-only connection cannot roll a hot journal back: every poll after the
+  // exit failed (an `error` event each), the sweep failed too, and the replies the container had
+  // committed before it died waited for the next wake.
+  it('a container killed in the middle of a write: after the exit its journal is rolled back, what it committed is delivered, the rest never', async () => {
+    await withSetup({}, async ({ rt, sessionId, s, slack, seen, elsewhere, polls, exit }) => {
+      await rt.wake(sessionId);
+      const before = elsewhere();
+      containerWrites(s.outbound, [
+        { id: 'r1', seq: 1 },
+        { id: 'r2', seq: 3 },
+      ]);
+      // The agent's own state, committed: enough pages that rewriting them spills into the file.
+      sqlite(s.outbound, (db) => {
+        const put = db.prepare("INSERT INTO session_state VALUES (?, ?, '2026-01-01 00:00:00')");
+        db.transaction(() => {
+          for (let i = 0; i < 200; i++) put.run(`k${i}`, 'v'.repeat(400));
+        })();
+      });
+      killWriterMidTransaction(s.outbound, [
+        `UPDATE session_state SET value = '${'w'.repeat(400)}'`,
+        `INSERT INTO messages_out (id, seq, timestamp, kind, platform_id, channel_type, content)
+         VALUES ('uncommitted', 5, '2026-01-01 00:00:00', 'chat', 'C123', 'slack', '{}')`,
+      ]);
+      expect(existsSync(`${s.outbound}-journal`)).toBe(true);
+
+      await exit();
+      await polls(1);
+      expect(slack.calls.map((c) => [c.messageId, c.content])).toEqual([
+        ['r1', { text: 'text of r1' }],
+        ['r2', { text: 'text of r2' }],
+      ]);
+      expect(existsSync(`${s.outbound}-journal`)).toBe(false);
+      expect(sqlite(s.outbound, (db) => db.pragma('integrity_check', { simple: true }), true)).toBe('ok');
+      expect(
+        sqlite(s.outbound, (db) => db.prepare('SELECT DISTINCT value FROM session_state').pluck().all(), true),
+      ).toEqual(['v'.repeat(400)]);
+      expect(seen.errors).toEqual([]);
+      expect(seen.violations).toEqual([]);
+      await rt.wake(sessionId);
+      expect(elsewhere()).toEqual(before);
+    });
+  });
 
   // Before: container_state was not read at all; nonsense in it went unnoticed.
   it('container_state with nonsense values is reported once and extends no tolerance: a silent container holding a claim is still stopped', async () => {
