@@ -24,27 +24,21 @@ import type { ActorSystem } from './actor-system.js';
 import type { FairShare } from './commit-scheduler.js';
 import type { SessionOp } from './session-ops.js';
 
-export interface SessionActorDeps {
-  sessionId: string;
-  agentGroupId: string;
+/**
+ * What every session actor of a runtime shares (one object, not one set of closures per actor:
+ * a live actor must stay small — the scale benchmark holds 100,000 of them).
+ */
+export interface SessionActorHost {
   /** The session machine with its implementations, provided once per runtime. */
-  machine: SessionMachine;
-  system: ActorSystem;
-  pollMs: number;
-  idleStopMs: number;
-  passivateMs: number;
-  maxBatch: number;
+  readonly machine: SessionMachine;
+  readonly system: ActorSystem;
+  readonly timing: { pollMs: number; idleStopMs: number; passivateMs: number; maxBatch: number };
   /** May the mailbox commit `cost` operations right now, in this very step? (a free slot, nobody waiting) */
-  tryTakeTurn(cost: number): boolean;
+  tryTakeTurn(actor: SessionActor, cost: number): boolean;
   /** Sees every settled result before its caller does (events, delivery, last_active). */
-  onResults(
-    sessionId: string,
-    results: OpResult[],
-    at: number,
-    opOf: (requestId: string) => SessionOp | undefined,
-  ): void;
-  onEmitted(event: SessionEmitted): void;
-  onError(sessionId: string, error: unknown): void;
+  onResults(actor: SessionActor, results: OpResult[], at: number): void;
+  onEmitted(actor: SessionActor, event: SessionEmitted): void;
+  onError(actor: SessionActor, error: unknown): void;
 }
 
 interface Pending {
@@ -70,39 +64,37 @@ export class SessionActor implements FairShare {
   readonly actor: Actor<SessionMachine>;
   /** Whether this process already ran the lazy column migration of the session's inbound.db. */
   migrated = false;
-  private readonly pending = new Map<string, Pending>();
-  private readonly tryTakeTurn: (cost: number) => boolean;
-  private readonly system: ActorSystem;
+  /** Requests not yet settled, by request id (allocated on the first request). */
+  private pending: Map<string, Pending> | undefined;
+  private readonly host: SessionActorHost;
   private requests = 0;
-  private unsent: MailboxOp[] = [];
+  /** Operations requested in this synchronous run, sent as one event at the next microtask. */
+  private unsent: MailboxOp[] | undefined;
   private sealed = false;
   /** The session is closed: this actor only reads and clears files (requests that write reject). */
   sessionClosed = false;
 
-  constructor(deps: SessionActorDeps) {
-    this.id = deps.sessionId;
-    this.agentGroupId = deps.agentGroupId;
-    this.tryTakeTurn = deps.tryTakeTurn;
-    this.system = deps.system;
-    this.actor = deps.system.create(deps.machine, sessionActorId(deps.sessionId), {
-      input: {
-        sessionId: deps.sessionId,
-        agentGroupId: deps.agentGroupId,
-        pollMs: deps.pollMs,
-        idleStopMs: deps.idleStopMs,
-        passivateMs: deps.passivateMs,
-        maxBatch: deps.maxBatch,
-      },
+  constructor(sessionId: string, agentGroupId: string, host: SessionActorHost) {
+    this.id = sessionId;
+    this.agentGroupId = agentGroupId;
+    this.host = host;
+    this.actor = host.system.create(host.machine, sessionActorId(sessionId), {
+      input: { sessionId, agentGroupId, ...host.timing },
     });
     this.actor.on('*', (e) => {
       if (e.type !== 'mailbox.settled') {
-        deps.onEmitted(e);
+        this.host.onEmitted(this, e);
         return;
       }
-      deps.onResults(this.id, e.results, e.at, (requestId) => this.pending.get(requestId)?.op);
+      this.host.onResults(this, e.results, e.at);
       for (const r of e.results) this.settle(r);
     });
-    this.actor.subscribe({ error: (error) => deps.onError(this.id, error) });
+    this.actor.subscribe({ error: (error) => this.host.onError(this, error) });
+  }
+
+  /** The operation behind a request not yet settled. */
+  opOf(requestId: string): SessionOp | undefined {
+    return this.pending?.get(requestId)?.op;
   }
 
   /** Starts the actor; call once its owner can find it (its first events may need that). */
@@ -123,15 +115,18 @@ export class SessionActor implements FairShare {
     }
     const requestId = `${this.id}:${++this.requests}`;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (v: unknown) => void, reject, op });
-      this.unsent.push({ requestId, kind: op.kind, writesOutbound, payload: op });
-      if (this.unsent.length === 1) queueMicrotask(() => this.sendQueued(true));
+      (this.pending ??= new Map()).set(requestId, { resolve: resolve as (v: unknown) => void, reject, op });
+      const entry = { requestId, kind: op.kind, writesOutbound, payload: op };
+      if (this.unsent === undefined) {
+        this.unsent = [entry];
+        queueMicrotask(() => this.sendQueued(true));
+      } else this.unsent.push(entry);
     });
   }
 
   /** Operations requested but not yet settled (queued, unsent or committing). */
   get outstanding(): number {
-    return this.pending.size;
+    return this.pending?.size ?? 0;
   }
 
   send(event: SessionEvent): void {
@@ -146,12 +141,12 @@ export class SessionActor implements FairShare {
    * the commit turn (`turn: true`) and the batch commits inside this very send.
    */
   private sendQueued(fromMicrotask: boolean): void {
-    if (this.unsent.length === 0) return;
     const ops = this.unsent;
-    this.unsent = [];
+    if (ops === undefined) return;
+    this.unsent = undefined;
     const event: SessionEvent =
       ops.length === 1 ? { type: 'mailbox.enqueue', op: ops[0] } : { type: 'mailbox.enqueue', ops };
-    if (fromMicrotask && this.mailboxIdle() && this.tryTakeTurn(ops.length)) event.turn = true;
+    if (fromMicrotask && this.mailboxIdle() && this.host.tryTakeTurn(this, ops.length)) event.turn = true;
     this.actor.send(event);
   }
 
@@ -188,8 +183,8 @@ export class SessionActor implements FairShare {
       context.phase === 'stopped' &&
       context.queue.length === 0 &&
       context.inFlight.length === 0 &&
-      this.pending.size === 0 &&
-      this.unsent.length === 0
+      this.outstanding === 0 &&
+      this.unsent === undefined
     );
   }
 
@@ -225,24 +220,25 @@ export class SessionActor implements FairShare {
       context.phase !== 'stopping' &&
       context.queue.length === 0 &&
       context.inFlight.length === 0 &&
-      this.pending.size === 0 &&
-      this.unsent.length === 0
+      this.outstanding === 0 &&
+      this.unsent === undefined
     );
   }
 
   stop(): void {
     this.sendQueued(false);
-    this.system.stopMember(this.actor);
-    for (const [requestId, p] of this.pending) {
-      this.pending.delete(requestId);
+    this.host.system.stopMember(this.actor);
+    const pending = this.pending;
+    this.pending = undefined;
+    for (const p of pending?.values() ?? []) {
       p.reject(new RuntimeError('RUNTIME_CLOSED', `session ${this.id} was stopped before the operation ran`));
     }
   }
 
   private settle(result: OpResult): void {
-    const p = this.pending.get(result.requestId);
+    const p = this.pending?.get(result.requestId);
     if (p === undefined) return;
-    this.pending.delete(result.requestId);
+    this.pending!.delete(result.requestId);
     if (result.ok) p.resolve(result.value);
     else p.reject(result.error);
   }

@@ -22,7 +22,7 @@ import type { ActorSystem } from './actor-system.js';
 import type { Clock } from './clock.js';
 import type { CommitScheduler } from './commit-scheduler.js';
 import type { Recorder } from '../eventlog/recorder.js';
-import { SessionActor } from './session-actor.js';
+import { SessionActor, type SessionActorHost } from './session-actor.js';
 import type { SessionOp } from './ops/types.js';
 import type { Settings } from './settings.js';
 
@@ -53,6 +53,8 @@ export interface SessionHostDeps {
 }
 
 export class SessionHost {
+  /** What every actor shares: one object for the runtime (src/runtime/session-actor.ts). */
+  private readonly actorHost: SessionActorHost;
   private readonly live = new Map<string, SessionActor>();
   private readonly byRef = new WeakMap<object, SessionActor>();
   private readonly machine;
@@ -96,6 +98,24 @@ export class SessionHost {
         ),
       },
     });
+    const { settings } = deps;
+    this.actorHost = {
+      machine: this.machine,
+      system: deps.system,
+      timing: {
+        pollMs: settings.pollMs,
+        idleStopMs: settings.idleStopMs,
+        passivateMs: settings.passivateMs,
+        maxBatch: settings.maxBatch,
+      },
+      tryTakeTurn: (actor, cost) => deps.scheduler.tryTake(actor, cost),
+      onResults: (actor, results, at) => deps.onResults(actor.id, results, at, (id) => actor.opOf(id)),
+      onEmitted: (_actor, event) => {
+        if (event.type === 'session.passivate') this.passivateSoon(event.sessionId);
+        else deps.onEmitted(event);
+      },
+      onError: (actor, error) => deps.onError(actor.id, error),
+    };
     const recorder = deps.recorder;
     if (recorder !== undefined) {
       // The event log's feed: every event each session actor processes, in processing order.
@@ -125,25 +145,8 @@ export class SessionHost {
     const existing = this.live.get(sessionId);
     if (existing !== undefined) return existing;
     if (this.stopped || this.sealed) throw new RuntimeError('RUNTIME_CLOSED', 'the runtime is closed');
-    const { settings } = this.deps;
     this.deps.recorder?.record({ k: 'activate', s: sessionId, ag: agentGroupId });
-    const actor: SessionActor = new SessionActor({
-      sessionId,
-      agentGroupId,
-      machine: this.machine,
-      system: this.deps.system,
-      pollMs: settings.pollMs,
-      idleStopMs: settings.idleStopMs,
-      passivateMs: settings.passivateMs,
-      maxBatch: settings.maxBatch,
-      tryTakeTurn: (cost): boolean => this.deps.scheduler.tryTake(actor, cost),
-      onResults: (id, results, at, opOf) => this.deps.onResults(id, results, at, opOf),
-      onEmitted: (event) => {
-        if (event.type === 'session.passivate') this.passivateSoon(event.sessionId);
-        else this.deps.onEmitted(event);
-      },
-      onError: (id, error) => this.deps.onError(id, error),
-    });
+    const actor = new SessionActor(sessionId, agentGroupId, this.actorHost);
     this.byRef.set(actor.actor, actor);
     this.live.set(sessionId, actor);
     actor.start();
