@@ -158,9 +158,12 @@ export class SessionLoop {
    */
   afterWrite(actor: SessionActor, message: ScheduledMessage): boolean {
     if (this.scheduleIfFuture(actor.id, message)) return true;
-    if (message.trigger === 0 || !this.deps.settings.autoWake) return false;
-    if (actor.status === 'stopped') actor.send({ type: 'container.wake', reason: `message ${message.id}` });
-    return false;
+    if (message.trigger === 0 || !this.deps.settings.autoWake || actor.status !== 'stopped') return false;
+    actor.send({ type: 'container.wake', reason: `message ${message.id}` });
+    // Due now, and known centrally before the write is acknowledged: a crash before the container
+    // starts leaves the wake for the next start-up (the sweep after the container exits clears it).
+    this.deps.scheduler.dueAt(actor.id, this.deps.clock.now());
+    return true;
   }
 
   /** Arms the wake of a `trigger: 1` message due later; true when it did. */

@@ -2,7 +2,9 @@
  * The options of `createRuntime` and the settings they resolve to: one place for every default.
  */
 import type { InspectionEvent, Observer } from 'xstate';
+import { CronExpressionParser } from 'cron-parser';
 import type { ContainerDriver } from '../container/driver.js';
+import { RuntimeError } from '../errors.js';
 import type { Clock, IdSource } from './clock.js';
 import { defaultThreadCount } from './commit-threads.js';
 import type { ChannelAdapter, Logger } from './types.js';
@@ -97,6 +99,18 @@ export interface Settings {
 
 const MiB = 1024 * 1024;
 
+/** A time zone cron expressions can be read in, or INVALID_INPUT (an unknown one would drop every series). */
+function checkTimezone(timezone: string): string {
+  try {
+    CronExpressionParser.parse('* * * * *', { tz: timezone }).next();
+    return timezone;
+  } catch (error) {
+    throw new RuntimeError('INVALID_INPUT', `timezone ${JSON.stringify(timezone)} is not a known time zone`, {
+      cause: error,
+    });
+  }
+}
+
 export function resolveSettings(options: RuntimeOptions): Settings {
   const readOnly = options.readOnly === true;
   return {
@@ -111,7 +125,7 @@ export function resolveSettings(options: RuntimeOptions): Settings {
     maxPollRows: options.maxPollRows ?? 100,
     sweepMs: options.sweepMs ?? 60_000,
     maxQueuedPerSession: options.maxQueuedPerSession ?? 10_000,
-    timezone: options.timezone ?? 'UTC',
+    timezone: checkTimezone(options.timezone ?? 'UTC'),
     maxBatch: options.maxBatch ?? 1000,
     commitThreads: options.commitThreads ?? defaultThreadCount(),
     deliveryAttempts: options.deliveryAttempts ?? 3,

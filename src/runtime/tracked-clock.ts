@@ -12,6 +12,8 @@ interface Pending {
   dueAt: number;
 }
 
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export class TrackedClock implements Clock {
   private readonly pending = new Map<object, Pending>();
 
@@ -24,12 +26,29 @@ export class TrackedClock implements Clock {
   setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
     const token = {};
     const dueAt = this.inner.now() + ms;
-    const handle = this.inner.setTimeout((...args: unknown[]) => {
-      this.pending.delete(token);
-      fn(...args);
-    }, ms);
-    this.pending.set(token, { handle, dueAt });
+    this.pending.set(token, { handle: this.arm(token, fn, dueAt), dueAt });
     return token;
+  }
+
+  /**
+   * Node runs a delay over 2^31-1 ms (about 24.8 days) after 1 ms: a far timer is reached in
+   * steps of at most that, re-armed until it is due.
+   */
+  private arm(token: object, fn: (...args: unknown[]) => void, dueAt: number): unknown {
+    const delay = Math.max(0, dueAt - this.inner.now());
+    return this.inner.setTimeout(
+      (...args: unknown[]) => {
+        const p = this.pending.get(token);
+        if (p === undefined) return;
+        if (this.inner.now() < dueAt) {
+          p.handle = this.arm(token, fn, dueAt);
+          return;
+        }
+        this.pending.delete(token);
+        fn(...args);
+      },
+      Math.min(delay, MAX_DELAY_MS),
+    );
   }
 
   clearTimeout(token: unknown): void {

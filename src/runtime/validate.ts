@@ -157,10 +157,9 @@ function flag(value: unknown, field: string, fallback: 0 | 1): 0 | 1 {
   return value;
 }
 
-/** A time `datetime()` can compare: SQLite's own forms, or anything Date parses. */
+/** A time SQLite's `datetime()` reads (anything else it reads as NULL: never due). */
 function isTime(s: string): boolean {
-  if (!Number.isNaN(parseSqliteTime(s))) return true;
-  return !Number.isNaN(Date.parse(s.includes('T') || s.includes(' ') ? s.replace(' ', 'T') : s));
+  return !Number.isNaN(parseSqliteTime(s));
 }
 
 function isCron(expression: string): boolean {

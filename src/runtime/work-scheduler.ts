@@ -149,6 +149,17 @@ export class WorkScheduler {
 
   private arm(sessionId: string, atMs: number): void {
     if (this.stopped) return;
+    if (atMs <= this.deps.clock.now()) {
+      // Due already (a restart found it, or the wake was just sent): no timer (a simulated clock
+      // would hold it until the next step), the wake goes out at the next microtask.
+      const existing = this.timers.get(sessionId);
+      if (existing !== undefined) this.deps.clock.clearTimeout(existing.handle);
+      this.timers.delete(sessionId);
+      queueMicrotask(() => {
+        if (!this.stopped) this.deps.onDue(sessionId);
+      });
+      return;
+    }
     const existing = this.timers.get(sessionId);
     if (existing !== undefined) {
       if (existing.at <= atMs) return;

@@ -112,7 +112,7 @@ describe('a scheduled message', () => {
   // Known bug, left to src/runtime/validate.ts: `isTime` still accepts whatever Date.parse reads.
   // SQLite's datetime() reads these texts as NULL, so the container never finds the message due
   // and it stays pending forever. Flip to `it` once writeMessage refuses them.
-  it.fails('with a process_after SQLite cannot read: refused INVALID_INPUT, never stored to stay pending', async () => {
+  it('with a process_after SQLite cannot read: refused INVALID_INPUT, never stored to stay pending', async () => {
     const { t, sessionId } = await setup();
     try {
       for (const processAfter of ['2026-01-01T00:00:02+0200', '2026-01-01t00:00:02', ' 2026-01-01T00:00:02Z']) {
@@ -360,7 +360,7 @@ describe('a recurring message', () => {
   // Known bug, left to src/runtime/settings.ts: an unknown `timezone` is accepted, and then every
   // recurring message that completes is taken for "not a cron expression" and its series dropped.
   // Flip to `it` once createRuntime refuses it.
-  it.fails('an unknown time zone is refused by createRuntime (INVALID_INPUT)', async () => {
+  it('an unknown time zone is refused by createRuntime (INVALID_INPUT)', async () => {
     const dataDir = tmp();
     const made = createRuntime({ dataDir, driver: 'none', timezone: 'Mars/Olympus' });
     const outcome = await made.then(
