@@ -146,8 +146,17 @@ function countSessions(records: LogRecord[]): number {
  * replay sees them asked for, as it sees them in the changed machine).
  */
 const pending = <T>() => new Promise<T>(() => undefined);
+/**
+ * The batch each replayed actor began committing, as the machine handed it over: commits run off
+ * the event loop, so other events (an exit, a start) may reach the actor before the commit's
+ * answer — the container status the batch ran under is the one at its start, not at its answer.
+ */
+const committing = new WeakMap<object, CommitInput>();
 const replayMachine = sessionMachine.provide({
-  actions: { awaitTurn: () => undefined, commitBatch: () => undefined },
+  actions: {
+    awaitTurn: () => undefined,
+    commitBatch: ({ self }, input: CommitInput) => void committing.set(self, input),
+  },
   actors: {
     startContainer: fromPromise<StartOutput, { sessionId: string }>(pending),
     stopContainer: fromPromise<void, { sessionId: string; reason: string }>(pending),
@@ -590,7 +599,7 @@ class Replayer {
       observed: (op) => valueOf(op.requestId),
       outboundCheck: ({ requestId }) => (valueOf(requestId) as SweepResult).replaced ?? null,
     };
-    const input: CommitInput = {
+    const input: CommitInput = committing.get(entry.actor) ?? {
       sessionId: context.sessionId,
       ops: context.inFlight,
       containerStatus: context.phase === 'stopped' ? 'stopped' : 'running',

@@ -657,6 +657,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // for their bookkeeping); what is queued or committing on a thread finishes, so the files on
     // disk and the log agree when the actors stop.
     this.loop.deliverer.cancel();
+    this.supervisor.stopWatching();
     this.host.seal();
     await Promise.allSettled(this.host.all().map((a) => a.untilDrained()));
     this.closed = true;

@@ -18,6 +18,7 @@
  */
 import type { ContainerDriver, ContainerExitInfo, ContainerHandle } from '../container/driver.js';
 import { clearHeartbeat } from '../files/heartbeat.js';
+import { OutboundWatches } from './outbound-watch.js';
 import type { SessionPaths } from '../files/paths.js';
 import { getSession } from '../store/central.js';
 import type { Db } from '../store/session-db.js';
@@ -53,6 +54,7 @@ export interface ContainerInfo {
 }
 
 export class Supervisor {
+  private readonly watches = new OutboundWatches((error, sessionId) => this.deps.report(error, sessionId));
   private readonly containers = new Map<string, { handle: ContainerHandle; startedAt: number }>();
   /** Last heartbeat mtime seen per running session, and the clock time it was first seen. */
   private readonly heartbeats = new Map<string, { mtimeMs: number | null; seenAtMs: number }>();
@@ -99,11 +101,19 @@ export class Supervisor {
     const startedAt = clock.now();
     this.containers.set(sessionId, { handle, startedAt });
     this.deps.onStarted(sessionId);
+    this.watches.start(
+      sessionId,
+      paths.sessionDir(ag, sessionId),
+      () => this.deps.host.get(sessionId)?.request({ kind: 'pollOutbound' }) ?? Promise.resolve(),
+    );
     let exited = false;
     handle.onExit((info) => {
       if (exited) return;
       exited = true;
-      if (this.containers.get(sessionId)?.handle === handle) this.containers.delete(sessionId);
+      if (this.containers.get(sessionId)?.handle === handle) {
+        this.containers.delete(sessionId);
+        this.watches.stop(sessionId);
+      }
       this.exited(sessionId, info);
     });
     return { at: startedAt };
@@ -127,6 +137,11 @@ export class Supervisor {
     if (actor === undefined) return;
     actor.request({ kind: 'pollOutbound' }).catch((error: unknown) => this.deps.report(error, sessionId));
     actor.request({ kind: 'sweep' }, true).catch((error: unknown) => this.deps.report(error, sessionId));
+  }
+
+  /** No container is watched any more (the runtime is closing). */
+  stopWatching(): void {
+    this.watches.stopAll();
   }
 
   /** The machine's `stopContainer`: asks the handle to stop; its exit ends the `stopping` phase. */
