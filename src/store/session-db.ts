@@ -173,9 +173,17 @@ export function readOutbound<T>(path: string, fn: (db: Db) => T, options: GuardO
   return readOnly(path, fn, 'refuse', options);
 }
 
-/** Opens `inbound.db` read-only (for reads that need no write lock) and closes it right after. */
-export function readInbound<T>(path: string, fn: (db: Db) => T, options: GuardOptions = {}): T {
-  return readOnly(path, fn, 'remove', options);
+/**
+ * Opens `inbound.db` read-only (for reads that need no write lock) and closes it right after. Side
+ * files that are links are removed (the host owns the file), unless `sideFiles: 'refuse'` (a
+ * read-only observer, which changes nothing).
+ */
+export function readInbound<T>(
+  path: string,
+  fn: (db: Db) => T,
+  options: GuardOptions & { sideFiles?: 'remove' | 'refuse' } = {},
+): T {
+  return readOnly(path, fn, options.sideFiles ?? 'remove', options);
 }
 
 /**

@@ -42,9 +42,13 @@ function messageCounts(db: Db, outboundDbPath: string): MessageCounts {
   };
 }
 
-/** Row counts of a session's two DBs, both opened read-only (an observer's way; no write lock). */
+/**
+ * Row counts of a session's two DBs, both opened read-only (an observer's way; no write lock). A
+ * link planted at a side file refuses the read rather than being removed: an observer changes
+ * nothing.
+ */
 export function countMessages(inboundDbPath: string, outboundDbPath: string): MessageCounts {
-  return readInbound(inboundDbPath, (db) => messageCounts(db, outboundDbPath));
+  return readInbound(inboundDbPath, (db) => messageCounts(db, outboundDbPath), { sideFiles: 'refuse' });
 }
 
 /** The outbox of an outbound row the container wrote: an id that is no folder name is a refusal. */
