@@ -192,6 +192,7 @@ async function setup(options: Partial<RuntimeOptions> = {}) {
     );
   return {
     rt,
+    dataDir,
     clock,
     driver,
     slack,
@@ -449,6 +450,30 @@ describe('a symlink planted at outbound.db', () => {
       await rt.whenIdle();
       expect(slack.calls.map((c) => c.messageId)).toEqual(['direct-1']);
       expect(elsewhere()).toEqual(before);
+    });
+  });
+});
+
+describe('a read-only observer', () => {
+  // Before: an observer's messageCounts opened inbound.db through the host's repairing read, which
+  // removed a link planted at its journal: the observer changed the data directory.
+  it("changes nothing a container planted: messageCounts rejects STORAGE beside a symlinked journal and leaves it; the owner's next write removes it", async () => {
+    await withSetup({}, async ({ rt, dataDir, sessionId, s, outside }) => {
+      await rt.writeMessage(sessionId, chat('m1', 'hello'));
+      writeFileSync(join(outside, 'victim'), 'x');
+      symlinkSync(join(outside, 'victim'), `${s.inbound}-journal`);
+      const before = snapshotTree(dataDir, (rel) => rel.startsWith('v2.db'));
+      const observer = await createRuntime({ dataDir, readOnly: true });
+      try {
+        await expect(observer.messageCounts(sessionId)).rejects.toMatchObject({ code: 'STORAGE' });
+        expect(lstatSync(`${s.inbound}-journal`).isSymbolicLink()).toBe(true);
+        expect(snapshotTree(dataDir, (rel) => rel.startsWith('v2.db'))).toEqual(before);
+      } finally {
+        await observer.close();
+      }
+      await rt.writeMessage(sessionId, chat('m2', 'again'));
+      expect(existsSync(`${s.inbound}-journal`)).toBe(false);
+      expect(inboundIds(s.inbound)).toEqual(['m1', 'm2']);
     });
   });
 });
