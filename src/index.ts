@@ -75,6 +75,37 @@ export { digestDataDir } from './eventlog/digest.js';
 export type { LogHeader, LogRecord, LogSettings, Transition } from './eventlog/format.js';
 export { readLog } from './eventlog/read-log.js';
 export type { EventLog, LogLine, LogSource } from './eventlog/read-log.js';
-export { toMermaid, toJSON } from './viz/index.js';
-export type { MachineJSON, StateJSON, TransitionJSON, TransitionInfo, TransitionKind } from './viz/index.js';
+export { toMermaid, toJSON, toSVG, renderSVG, layoutStatechart } from './viz/index.js';
+export type {
+  MachineJSON,
+  StateJSON,
+  TransitionJSON,
+  TransitionInfo,
+  TransitionKind,
+  StatechartLayout,
+  PlacedState,
+  PlacedEdge,
+  StateRow,
+  InitialMarker,
+  Box,
+} from './viz/index.js';
+export { startDashboard, runtimeSource, replaySource, rowMatcher } from './dashboard/index.js';
+export type {
+  Dashboard,
+  DashboardOptions,
+  DescribableRuntime,
+  RuntimeSourceOptions,
+  ReplaySourceOptions,
+  DashboardSource,
+  DetailDelivery,
+  DetailTransition,
+  ReplayAccess,
+  ReplayDivergence,
+  ReplayRecord,
+  SeekKind,
+  SessionDetail,
+  SessionPage,
+  SessionQuery,
+  SessionRow,
+} from './dashboard/index.js';
 export type { SessionEvent, SessionEmitted, RegistryEvent, RegistryEmitted } from '../machines/index.js';

@@ -11,32 +11,9 @@
  * 3. `onChange` reports ids of sessions whose row or detail may have changed; it never calls back
  *    synchronously from inside `onChange` itself, and its returned function unsubscribes.
  */
-import type { SessionInfo, SessionMode } from '../runtime/types.js';
-
-/**
- * A live session as the runtime describes it (`Runtime.describeSession`), the shape this
- * dashboard consumes. `state` is `null` when the session's actor is not live (passivated).
- */
-export interface SessionView {
-  session: SessionInfo;
-  mode: SessionMode | undefined;
-  state: { container: string; poller: string; mailbox: string } | null;
-  queued: number;
-  counts: { messagesIn: number; messagesOut: number; delivered: number; failed: number } | null;
-  container: { pid: number | null; startedAt: string | null; heartbeatAgeMs: number | null } | null;
-  /** Oldest first, at most 50. */
-  transitions: { at: string; region: string; from: string; to: string; event: string; reason: string | null }[];
-  /** At most 20. */
-  deliveries: {
-    messageId: string;
-    status: 'delivered' | 'failed';
-    at: string;
-    channelType: string | null;
-    platformId: string | null;
-    threadId: string | null;
-    error: string | null;
-  }[];
-}
+/** One session as `Runtime.describeSession` shows it (the runtime's own type). */
+import type { SessionView } from '../runtime/types.js';
+export type { SessionView };
 
 /** One row of the sessions table. Columns a source cannot know are `null`. */
 export interface SessionRow {
