@@ -141,6 +141,7 @@ export class CommitThreads {
           warnings: [],
           queued: [],
           settled: [],
+          violations: [],
         });
       }
     };

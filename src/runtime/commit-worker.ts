@@ -21,6 +21,7 @@ import {
   type PollLimits,
   type RetryPolicy,
 } from './session-ops.js';
+import type { ContainerViolation } from '../files/container-violation.js';
 import type { OutboundDirectMessage } from './types.js';
 import { toWire, type WireResult } from './wire.js';
 
@@ -66,10 +67,12 @@ export interface CommitReply {
   queued: { message: OutboundDirectMessage; timestamp: string }[];
   /** Host-originated messages now settled, to drop from the central DB. */
   settled: string[];
+  /** What the container planted that the host removed and went on (a linked journal, say). */
+  violations: ContainerViolation[];
 }
 
 export function runJob(job: CommitJob): CommitReply {
-  const reply: CommitReply = { id: job.id, results: [], warnings: [], queued: [], settled: [] };
+  const reply: CommitReply = { id: job.id, results: [], warnings: [], queued: [], settled: [], violations: [] };
   const e = job.env;
   const env: BatchEnv = {
     sessionDir: e.sessionDir,
@@ -89,6 +92,7 @@ export function runJob(job: CommitJob): CommitReply {
       return true;
     },
     settleDirectOutbound: (id) => void reply.settled.push(id),
+    onViolation: (v) => void reply.violations.push(v),
   };
   const input: CommitInput = {
     sessionId: job.sessionId,

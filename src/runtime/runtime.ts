@@ -871,6 +871,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.commitsInFlight--;
         actor.migrated = true;
         for (const [details, message] of reply.warnings) this.logger.warn({ sessionId, ...details }, message);
+        for (const v of reply.violations ?? []) this.violations.report(sessionId, v, true);
         try {
           for (const q of reply.queued) queueDirectOutbound(this.central, sessionId, q.message, q.timestamp);
           for (const id of reply.settled) deleteDirectOutbound(this.central, sessionId, id);

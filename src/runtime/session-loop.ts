@@ -214,6 +214,8 @@ export class SessionLoop {
     // Whatever an earlier poll's deliveries conclude, this poll knows better (see below).
     this.lastPoll.delete(sessionId);
     for (const v of poll.snapshot.violations) this.deps.violations.report(sessionId, v);
+    // A poll that read the container's side without trouble ends the trouble: the next is new.
+    if (poll.snapshot.violations.length === 0 && poll.refused.length === 0) this.deps.violations.clear(sessionId);
     for (const refused of poll.refused) {
       this.deps.violations.report(sessionId, refused.violation, true);
       this.deps.emit('outbound.failed', {

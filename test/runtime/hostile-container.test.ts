@@ -319,7 +319,7 @@ describe('links planted at inbound.db', () => {
   // what it received (src/runtime/commit-worker.ts, src/runtime/runtime.ts `commit`), so the
   // removal above is repaired silently. Flip to `it` once the reply carries them to
   // `Violations.report`.
-  it.fails('a journal planted as a symlink raises container.violation when it is removed', async () => {
+  it('a journal planted as a symlink raises container.violation when it is removed', async () => {
     await withSetup({}, async ({ rt, sessionId, s, outside, seen }) => {
       writeFileSync(join(outside, 'victim'), 'x');
       symlinkSync(join(outside, 'victim'), `${s.inbound}-journal`);
@@ -482,7 +482,7 @@ describe('violations over time', () => {
   // `Violations.clear` is never called (src/runtime/session-loop.ts `onPoll` would, after a poll
   // that read the files with no violation), so the same trouble planted a second time is never
   // reported again. Flip to `it` once it is.
-  it.fails('the same link planted again after the trouble ended is reported again', async () => {
+  it('the same link planted again after the trouble ended is reported again', async () => {
     await withSetup({}, async (ctx) => {
       const { rt, sessionId, s, kinds, polls } = ctx;
       await rt.wake(sessionId);
@@ -644,11 +644,14 @@ describe('messages_out rows the container got wrong', () => {
     await withSetup({}, async ({ rt, sessionId, s, slack, seen, kinds, elsewhere, polls, records }) => {
       await rt.wake(sessionId);
       const before = elsewhere();
+      // One transaction: the host may poll at any moment (it watches the folder), and a poll between
+      // the DROP and the CREATE would see no table at all — a different violation.
       sqlite(s.outbound, (db) => {
-        db.exec('DROP TABLE messages_out');
-        db.exec(`CREATE TABLE messages_out (id TEXT, seq INTEGER, in_reply_to TEXT, timestamp TEXT NOT NULL,
+        db.pragma('journal_mode = DELETE');
+        db.exec(`BEGIN IMMEDIATE; DROP TABLE messages_out;
+          CREATE TABLE messages_out (id TEXT, seq INTEGER, in_reply_to TEXT, timestamp TEXT NOT NULL,
           deliver_after TEXT, recurrence TEXT, kind TEXT NOT NULL, platform_id TEXT, channel_type TEXT,
-          thread_id TEXT, content TEXT NOT NULL)`);
+          thread_id TEXT, content TEXT NOT NULL); COMMIT;`);
       });
       containerWrites(s.outbound, [
         { id: 'good-1', seq: 1 },
