@@ -7,12 +7,15 @@
  *   settled (delivered or failed). Kept in the same file and transaction as `delivered`, so the
  *   two never disagree, across crashes and restarts (test/runtime/poll.test.ts).
  * - `host_delivery_errors`: why a row was recorded `failed` (`delivered` has no column for it).
+ * - `host_outbound_deferred`: rows past the watermark whose `deliver_after` is still ahead; the
+ *   watermark passes them (they hold nothing back) and polls read them again when due.
  */
 import type { Db } from './session-db.js';
 import { stmt } from './statements.js';
 
 const PROGRESS = 'host_outbound_progress';
 const ERRORS = 'host_delivery_errors';
+const DEFERRED = 'host_outbound_deferred';
 
 function hasTable(db: Db, name: string): boolean {
   return stmt(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
@@ -51,4 +54,32 @@ export function deliveryError(db: Db, messageOutId: string): string | undefined 
 /** Whether `messageOutId` has its `delivered` record (delivered or failed). */
 export function isSettled(db: Db, messageOutId: string): boolean {
   return stmt(db, 'SELECT 1 FROM delivered WHERE message_out_id = ?').get(messageOutId) !== undefined;
+}
+
+/** Remembers rows due later (`due_at` as `datetime()` reads it), replacing what was known of each. */
+export function deferRows(db: Db, rows: readonly { rowid: number; id: string; deliverAfter: string }[]): void {
+  if (rows.length === 0) return;
+  db.exec(`CREATE TABLE IF NOT EXISTS ${DEFERRED} (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL, due_at TEXT NOT NULL)`);
+  const put = stmt(db, `INSERT OR REPLACE INTO ${DEFERRED} (rowid, id, due_at) VALUES (?, ?, datetime(?))`);
+  for (const r of rows) put.run(r.rowid, r.id, r.deliverAfter);
+}
+
+/** The remembered rows whose time has come, oldest first, at most `limit`. */
+export function dueDeferred(db: Db, nowIso: string, limit: number): number[] {
+  if (!hasTable(db, DEFERRED)) return [];
+  return stmt(db, `SELECT rowid FROM ${DEFERRED} WHERE due_at <= datetime(?) ORDER BY due_at, rowid LIMIT ?`)
+    .pluck()
+    .all(nowIso, limit) as number[];
+}
+
+export function forgetDeferred(db: Db, rowids: readonly number[]): void {
+  if (rowids.length === 0 || !hasTable(db, DEFERRED)) return;
+  const del = stmt(db, `DELETE FROM ${DEFERRED} WHERE rowid = ?`);
+  for (const r of rowids) del.run(r);
+}
+
+/** How many rows are remembered as due later. */
+export function countDeferred(db: Db): number {
+  if (!hasTable(db, DEFERRED)) return 0;
+  return (stmt(db, `SELECT COUNT(*) AS n FROM ${DEFERRED}`).get() as { n: number }).n;
 }

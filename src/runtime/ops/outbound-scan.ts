@@ -21,7 +21,7 @@ import { violationOf } from '../../files/container-violation.js';
 import { readHeartbeatMtime } from '../../files/heartbeat.js';
 import { isHotJournalError, readOutbound, rollBackOutbound, type Db } from '../../store/session-db.js';
 import { stmt } from '../../store/statements.js';
-import type { Ack, ContainerState, OutboundSnapshot, Outside, ScanQuery, ScannedRow } from './types.js';
+import type { Ack, ContainerState, DeferredRow, OutboundSnapshot, Outside, ScanQuery, ScannedRow } from './types.js';
 
 /** Most rows one poll walks past the watermark (settled ones cost an id lookup each). */
 export const SCAN_BUDGET = 5000;
@@ -110,19 +110,35 @@ function readRows(
   violations: ContainerViolation[],
 ): Omit<OutboundSnapshot, 'heartbeatMtimeMs' | 'violations'> {
   return readOutbound(outboundDbPath, (out): Omit<OutboundSnapshot, 'heartbeatMtimeMs' | 'violations'> => {
-    const walk = stmt(
-      out,
-      `SELECT rowid AS rowid, id, (deliver_after IS NULL OR datetime(deliver_after) <= datetime(?)) AS due
-       FROM messages_out WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-    );
     let settledThrough = q.afterRowid;
     let blocked = false;
     let more = false;
     const wanted: number[] = [];
+    const deferred: DeferredRow[] = [];
+    // Rows put off earlier whose time has come, then the new rows past the watermark.
+    const again = stmt(
+      out,
+      `SELECT rowid AS rowid, id, deliver_after, (deliver_after IS NULL OR datetime(deliver_after) <= datetime(?)) AS due
+       FROM messages_out WHERE rowid = ?`,
+    );
+    for (const rowid of q.dueRowids ?? []) {
+      const r = again.get(q.nowIso, rowid) as
+        { rowid: number; id: unknown; deliver_after: unknown; due: number | null } | undefined;
+      if (r === undefined || q.isSettled(String(r.id))) continue;
+      if (r.due === 0) deferred.push({ rowid, id: String(r.id), deliverAfter: String(r.deliver_after) });
+      else if (wanted.length < q.limits.maxPollRows) wanted.push(rowid);
+      else more = true;
+    }
+    const walk = stmt(
+      out,
+      `SELECT rowid AS rowid, id, deliver_after, (deliver_after IS NULL OR datetime(deliver_after) <= datetime(?)) AS due
+       FROM messages_out WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+    );
     for (const r of walk.iterate(q.nowIso, q.afterRowid, SCAN_BUDGET) as Iterable<{
       rowid: number;
       id: unknown;
-      due: number;
+      deliver_after: unknown;
+      due: number | null;
     }>) {
       if (wanted.length >= q.limits.maxPollRows) {
         more = true;
@@ -133,9 +149,15 @@ function readRows(
         if (!blocked) settledThrough = r.rowid;
         continue;
       }
+      if (r.due === 0) {
+        // Due later: remembered (host_outbound_deferred) and passed, so it holds nothing back.
+        deferred.push({ rowid: r.rowid, id: String(r.id), deliverAfter: String(r.deliver_after) });
+        if (!blocked) settledThrough = r.rowid;
+        continue;
+      }
+      // Due now — or a time SQLite cannot read (due NULL), which the poll refuses.
       blocked = true;
-      if (r.due === 1) wanted.push(r.rowid);
-      else more = true;
+      wanted.push(r.rowid);
     }
     const read = stmt(
       out,
@@ -153,6 +175,7 @@ function readRows(
       rows,
       settledThrough,
       more,
+      deferred,
       acks: readAcks(out, q.pendingIds),
       containerState: readContainerState(out, outboundDbPath, violations),
     };

@@ -12,15 +12,26 @@
  *    is refused as a whole: neither row is delivered ("a duplicate id ...").
  * 3. Finished acks are copied into `messages_in.status`; a recurring message that completes gets
  *    its next occurrence in the same transaction (ops/recurrence.ts).
+ * 4. A row whose `deliver_after` is ahead never holds the others back: it is remembered
+ *    (`host_outbound_deferred`), passed by the watermark, and read again once due; one whose
+ *    `deliver_after` is no time SQLite reads is refused (`bad-time`) rather than kept forever.
  */
 import type { MailboxOp } from '../../../machines/session.machine.js';
 import type { ContainerViolation } from '../../files/container-violation.js';
 import { MAX_MESSAGE_ID_LENGTH } from '../../files/message-id.js';
-import { isSettled, readOutboundProgress, writeOutboundProgress } from '../../store/host-tables.js';
+import {
+  countDeferred,
+  deferRows,
+  dueDeferred,
+  forgetDeferred,
+  isSettled,
+  readOutboundProgress,
+  writeOutboundProgress,
+} from '../../store/host-tables.js';
 import { recordDelivery } from '../../store/inbound.js';
 import type { Db } from '../../store/session-db.js';
 import { stmt } from '../../store/statements.js';
-import { sqliteDatetime } from '../sqlite-time.js';
+import { parseSqliteTime, sqliteDatetime } from '../sqlite-time.js';
 import { recur } from './recurrence.js';
 import {
   DEFAULT_POLL_LIMITS,
@@ -91,6 +102,13 @@ export function rowProblem(
   if (typeof row.kind !== 'string' || !OUTBOUND_KINDS.has(row.kind)) {
     return { kind: 'bad-kind', detail: `${id}: unknown kind ${JSON.stringify(String(row.kind).slice(0, 40))}` };
   }
+  const after = row.deliver_after as unknown;
+  if (after !== null && (typeof after !== 'string' || Number.isNaN(parseSqliteTime(after)))) {
+    return {
+      kind: 'bad-time',
+      detail: `${id}: deliver_after ${JSON.stringify(String(after).slice(0, 40))} is no time`,
+    };
+  }
   if (row.content === null || typeof row.content !== 'string') {
     return {
       kind: 'oversized',
@@ -121,6 +139,7 @@ export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number, s
   const nowIso = new Date(at).toISOString();
   const pending = pendingRows(db, nowIso);
   const afterRowid = readOutboundProgress(db);
+  const dueRowids = dueDeferred(db, nowIso, limits.maxPollRows);
   const snapshot = env.outside.pollSnapshot({
     requestId: op.requestId,
     nowIso,
@@ -129,7 +148,12 @@ export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number, s
     pendingIds: pending.map((r) => r.id),
     isSettled: (id) => isSettled(db, id),
     stopped,
+    dueRowids,
   });
+  // Rows put off until now were read again (or are gone, or settled): forgotten; those still
+  // ahead (the container moved their time) come back in `deferred` below.
+  forgetDeferred(db, dueRowids);
+  deferRows(db, snapshot.deferred ?? []);
   const recurred = syncFinishedAcks(db, snapshot.acks, at, limits.timezone, env.warn);
   const ackOf = new Map(snapshot.acks.map((a) => [a.message_id, a.status]));
 
@@ -177,7 +201,8 @@ export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number, s
     refused,
     claimed,
     due,
-    open: snapshot.more || undelivered.length > 0,
+    // Rows remembered as due later keep the session open: a sweep delivers them when due.
+    open: snapshot.more || undelivered.length > 0 || countDeferred(db) > 0,
     heartbeatMtimeMs: snapshot.heartbeatMtimeMs,
     containerState: snapshot.containerState,
     recurred,

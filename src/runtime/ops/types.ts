@@ -55,8 +55,10 @@ export interface OutboundSnapshot {
   rows: ScannedRow[];
   /** Every row up to this rowid is settled: the new watermark. */
   settledThrough: number;
-  /** Unsettled rows remain past those read (due later, or beyond the limit). */
+  /** Unsettled due rows remain past those read (beyond the limit or the scan budget). */
   more: boolean;
+  /** Rows found due later: the poll remembers them (and the watermark passes them). */
+  deferred?: DeferredRow[];
   /** `processing_ack` rows of the inbound messages that are still pending. */
   acks: Ack[];
   heartbeatMtimeMs: number | null;
@@ -129,6 +131,13 @@ export type SessionOp =
   | { kind: 'counts' }
   | { kind: 'barrier' };
 
+/** A `messages_out` row whose `deliver_after` is still ahead. */
+export interface DeferredRow {
+  rowid: number;
+  id: string;
+  deliverAfter: string;
+}
+
 /** The query a live poll runs against `outbound.db`. */
 export interface ScanQuery {
   requestId: string;
@@ -139,6 +148,8 @@ export interface ScanQuery {
   pendingIds: string[];
   /** Whether an outbound row already has its `delivered` record. */
   isSettled(id: string): boolean;
+  /** Rows put off earlier whose `deliver_after` has come (read again, ahead of new rows). */
+  dueRowids?: number[];
   /**
    * The container is stopped, so the host may write `outbound.db`: a hot journal a killed
    * container left may be rolled back before the read.
