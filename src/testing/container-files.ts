@@ -147,6 +147,21 @@ export function insertOutbound(db: Db, row: OutboundInsert, seq: number, timesta
   );
 }
 
+/**
+ * Sets the one `container_state` row (docs/agent.md "Long tools"): the tool in flight and its
+ * declared timeout, started at `nowIso`; both `null` clear it (`tool_started_at` NULL too).
+ */
+export function writeContainerState(db: Db, tool: string | null, timeoutMs: number | null, nowIso: string): void {
+  const startedAt = tool === null && timeoutMs === null ? null : nowIso;
+  db.prepare(
+    `INSERT INTO container_state (id, current_tool, tool_declared_timeout_ms, tool_started_at, updated_at)
+     VALUES (1, ?, ?, ?, ?)
+     ON CONFLICT(id) DO UPDATE SET current_tool = excluded.current_tool,
+       tool_declared_timeout_ms = excluded.tool_declared_timeout_ms,
+       tool_started_at = excluded.tool_started_at, updated_at = excluded.updated_at`,
+  ).run(tool, timeoutMs, startedAt, nowIso);
+}
+
 /** Creates `.heartbeat` if needed and sets its modification time to `atMs` (the injected clock). */
 export function touchHeartbeat(path: string, atMs: number): void {
   closeSync(openSync(path, 'a'));

@@ -10,6 +10,9 @@
  *    the options is left in place); calling it twice is harmless.
  * 3. `settle()` and `clock.advance()` wait with `runtime.whenIdle()` and for the fake containers'
  *    exits to be reported, firing the timers that fall due meanwhile.
+ * 4. `reopen()` closes the runtime and opens another on the same data directory with the same
+ *    id source, the clock going on from where it stood; the directory is then the new one's to
+ *    remove ("reopen continues on the same data directory").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ import { join } from 'node:path';
 import { isRuntimeError } from '../errors.js';
 import { sequentialIds } from '../runtime/clock.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
+import type { IdSource } from '../runtime/clock.js';
 import type { ChannelAdapter, InboundMessage, RuntimeEvents } from '../runtime/types.js';
 import type { FakeAgentScript } from './fake-agent.js';
 import { fakeContainerDriver, type FakeContainerDriver } from './fake-driver.js';
@@ -39,9 +43,19 @@ export interface TestRuntimeOptions extends Omit<RuntimeOptions, 'dataDir' | 'cl
   agentIdleExitMs?: number;
   /** Another driver instead of the fake one (`'none'`, `'process'`, your own). */
   driver?: RuntimeOptions['driver'];
-  /** Your own channel adapters instead of the recording ones. */
-  channels?: Record<string, ChannelAdapter>;
+  /**
+   * Your own channel adapters instead of the recording ones; `null` gives none, so the runtime's
+   * default applies (the console adapter prints every delivery).
+   */
+  channels?: Record<string, ChannelAdapter> | null;
+  /**
+   * Record only these channel types: the others have no adapter, so a delivery to them fails
+   * "no adapter", as with a misspelt type in a real configuration. Default: every type.
+   */
+  channelTypes?: readonly string[];
 }
+
+type Payload<E extends keyof RuntimeEvents> = Parameters<RuntimeEvents[E]>[0];
 
 export interface TestRuntime {
   readonly runtime: Runtime;
@@ -56,12 +70,34 @@ export interface TestRuntime {
   /** A chat message stamped with the clock's time: content `{"text": text}`, then `extra`. */
   chat(id: string, text: string, extra?: Partial<InboundMessage>): InboundMessage;
   /** The payload of the next `event` (optionally the next one `where` accepts). */
-  next<E extends keyof RuntimeEvents>(
-    event: E,
-    where?: (payload: Parameters<RuntimeEvents[E]>[0]) => boolean,
-  ): Promise<Parameters<RuntimeEvents[E]>[0]>;
+  next<E extends keyof RuntimeEvents>(event: E, where?: (payload: Payload<E>) => boolean): Promise<Payload<E>>;
+  /**
+   * A list the runtime's `event`s fill from now on (those `where` accepts), in emission order:
+   * assert on it after `settle()` or `clock.advance()`, and on what did not happen too.
+   *
+   * ```ts
+   * const statuses = t.record('container.status');
+   * await t.clock.advance(5_000);
+   * expect(statuses.map((e) => e.to)).toEqual(['running', 'idle', 'stopped']);
+   * ```
+   */
+  record<E extends keyof RuntimeEvents>(event: E, where?: (payload: Payload<E>) => boolean): Payload<E>[];
   /** Fires the timers due now and waits until the runtime has nothing left to do. */
   settle(): Promise<void>;
+  /**
+   * The orchestrator restarts: closes this runtime (when the test has not already) and opens
+   * another on the same data directory, with this one's options overridden by `options`, the same
+   * id source (no id minted twice), fresh recording channels and fake driver, and a clock starting
+   * where this one stands (or at `options.start`). The data directory is then the new runtime's:
+   * its `close()` removes it (when temporary), this one's no longer does. Between `runtime.close()`
+   * and `reopen()` a test may change what the next process finds on disk.
+   *
+   * ```ts
+   * await t.runtime.close();
+   * const after = await t.reopen({ start: t.clock.now() + 60_000 });
+   * ```
+   */
+  reopen(options?: Omit<TestRuntimeOptions, 'dataDir'>): Promise<TestRuntime>;
   /** Closes the runtime and removes the temporary data directory. */
   close(): Promise<void>;
 }
@@ -74,23 +110,34 @@ export interface TestRuntime {
  * ```
  */
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
-  const { start, dataDir: givenDir, agent, agentPollMs, agentIdleExitMs, driver, channels, ...rest } = options;
+  const { dataDir, ...rest } = options;
+  const ids = options.ids ?? sequentialIds();
+  if (dataDir !== undefined) return open({ ...rest, ids }, dataDir, false);
+  return open({ ...rest, ids }, mkdtempSync(join(tmpdir(), 'session-actors-test-')), true);
+}
+
+/** Opens a test runtime on `dataDir`; `ownsDir`: the directory is removed on close (and on failure). */
+async function open(
+  options: Omit<TestRuntimeOptions, 'dataDir'> & { ids: IdSource },
+  dataDir: string,
+  ownsDir: boolean,
+): Promise<TestRuntime> {
+  const { start, agent, agentPollMs, agentIdleExitMs, driver, channels, channelTypes, ...rest } = options;
+  let owns = ownsDir;
   const clock = new TestClock(start ?? TEST_START);
-  const recording = recordingChannels();
+  const recording = recordingChannels(channelTypes);
   const fake = fakeContainerDriver({ clock, script: agent, pollMs: agentPollMs, idleExitMs: agentIdleExitMs });
-  const dataDir = givenDir ?? mkdtempSync(join(tmpdir(), 'session-actors-test-'));
   let runtime: Runtime;
   try {
     runtime = await createRuntime({
-      ids: sequentialIds(),
       ...rest,
       dataDir,
       clock,
       driver: driver ?? fake,
-      channels: channels ?? recording.adapters,
+      ...(channels === null ? {} : { channels: channels ?? recording.adapters }),
     });
   } catch (error) {
-    if (givenDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    if (owns) rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   const errors: Error[] = [];
@@ -111,6 +158,15 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
     throw new Error('the runtime never settled: timers keep falling due at the same instant');
   };
   clock.setSettle(settle);
+
+  const closeRuntime = async (): Promise<void> => {
+    try {
+      await runtime.close();
+    } catch (error) {
+      // Closed already by the test itself: nothing left to do.
+      if (!isRuntimeError(error) || error.code !== 'RUNTIME_CLOSED') throw error;
+    }
+  };
 
   let closed: Promise<void> | undefined;
   return {
@@ -136,16 +192,27 @@ export async function createTestRuntime(options: TestRuntimeOptions = {}): Promi
         };
         runtime.on(event, listener as never);
       }),
+    record(event, where) {
+      const seen: Payload<typeof event>[] = [];
+      runtime.on(event, ((payload: Payload<typeof event>) => {
+        if (where === undefined || where(payload)) seen.push(payload);
+      }) as never);
+      return seen;
+    },
     settle,
+    async reopen(overrides = {}) {
+      if (closed !== undefined) throw new Error('reopen() after close(): the data directory is gone');
+      await closeRuntime();
+      const next = await open({ ...options, start: clock.now(), ...overrides }, dataDir, owns);
+      owns = false;
+      return next;
+    },
     close() {
       closed ??= (async () => {
         try {
-          await runtime.close();
-        } catch (error) {
-          // Closed already by the test itself: nothing left to do but the directory.
-          if (!isRuntimeError(error) || error.code !== 'RUNTIME_CLOSED') throw error;
+          await closeRuntime();
         } finally {
-          if (givenDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+          if (owns) rmSync(dataDir, { recursive: true, force: true });
         }
       })();
       return closed;

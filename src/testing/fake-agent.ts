@@ -1,7 +1,8 @@
 /**
  * What the fake container does with each message it claims: a script returns a `FakeTurn` per
  * `trigger=1` message. `turn.reply(...)` answers, `turn.fail()` marks it failed, `turn.crash()`
- * and `turn.hang()` break the container, `turn.exit()` ends it after the turn.
+ * and `turn.hang()` break the container, `turn.exit()` ends it after the turn, `turn.work(ms)`
+ * takes its time (beating meanwhile) before any of these.
  */
 import type { FakeContainer } from './fake-container.js';
 
@@ -44,7 +45,8 @@ export type FakeTurn =
   | { type: 'fail' }
   | { type: 'crash'; code: number }
   | { type: 'hang' }
-  | { type: 'exit'; code: number };
+  | { type: 'exit'; code: number }
+  | { type: 'work'; ms: number; then: FakeTurn };
 
 /** Decides the turn for one claimed `trigger=1` message; `undefined` means the default echo. */
 export type FakeAgentScript = (message: FakeMessage, container: FakeContainer) => FakeTurn | undefined;
@@ -73,6 +75,15 @@ export const turn = {
   /** The message is completed without a reply, then the container exits with `code` after the turn. */
   exit(code = 0): FakeTurn {
     return { type: 'exit', code };
+  },
+  /**
+   * A long turn: the claim stays `processing` for `ms` of the clock while the container keeps
+   * touching `.heartbeat` every poll (busy, and visibly alive; it claims nothing else meanwhile),
+   * then it carries out `then` (default: the echo reply). The batch waits for its longest `work`.
+   */
+  work(ms: number, then: FakeTurn = { type: 'reply', replies: [{ content: undefined }] }): FakeTurn {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`turn.work(ms) needs a finite ms >= 0, got ${ms}`);
+    return { type: 'work', ms, then };
   },
 };
 

@@ -11,9 +11,15 @@
  * 3. `crash` and `hang` leave every claim of the batch `processing` and write nothing else;
  *    `crash` exits with its code, `hang` never polls again until stopped ("crash leaves claims").
  * 4. The exit is reported once, to every `onExit` callback, also one registered after it. An exit
- *    the container takes itself (crash, exit, idle exit) is reported on a later event-loop turn,
- *    as a child process's exit event is, so the host has always seen the start first; one asked
- *    for by `stop()` is reported before `stop()` resolves ("exit is reported after the start").
+ *    the container takes itself (crash, exit, idle exit, kill) is reported on a later event-loop
+ *    turn, as a child process's exit event is, so the host has always seen the start first; one
+ *    asked for by `stop()`, or with `{ reportNow: true }`, is reported before the call returns
+ *    ("exit is reported after the start", "reportNow reports the exit before the call returns").
+ * 5. A `work` turn keeps its claims `processing` and claims nothing else until the clock reaches
+ *    its end, touching `.heartbeat` at every poll meanwhile, then carries out its `then` turn
+ *    ("work holds the claim while beating").
+ * 6. `setTool`/`clearTool` write `container_state` as docs/agent.md says, also while hung
+ *    ("declares a long tool in container_state").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +38,7 @@ import {
   setAck,
   touchHeartbeat,
   withOutbound,
+  writeContainerState,
   withReadOnly,
   type InboundRow,
   type OutboundInsert,
@@ -65,6 +72,21 @@ export interface FakeSend extends FakeReply {
 }
 
 export type FakeContainerState = 'running' | 'hung' | 'exited';
+
+/** How an exit the test causes reaches the host. */
+export interface FakeExitOptions {
+  /**
+   * `true`: the exit is reported before the call returns, so the host hears of it before
+   * anything else the container did (a reply it wrote just before, which a folder watch would
+   * otherwise report first). Default: on a later event-loop turn, as a child's exit event.
+   */
+  reportNow?: boolean;
+}
+
+interface Decided {
+  row: InboundRow;
+  turn: FakeTurn;
+}
 
 const SAFE_SEGMENT = /^(?!\.{1,2}$)[^/\\\0]{1,128}$/;
 
@@ -115,6 +137,8 @@ export class FakeContainer implements ContainerHandle {
   private lastWorkMs: number;
   private sends = 0;
   private polls = 0;
+  /** A `work` turn in progress: its batch, the turns to carry out at its end, and when. */
+  private working: { batch: readonly InboundRow[]; decided: Decided[]; until: number } | undefined;
 
   constructor(
     readonly ctx: ContainerStartContext,
@@ -151,6 +175,14 @@ export class FakeContainer implements ContainerHandle {
     this.polls++;
     const now = this.options.clock.now();
     const nowIso = new Date(now).toISOString();
+    const working = this.working;
+    if (working !== undefined) {
+      touchHeartbeat(this.ctx.heartbeatPath, now);
+      this.lastWorkMs = now;
+      if (now < working.until) return this.schedule(working.until - now);
+      this.working = undefined;
+      return this.carryOut(working.batch, working.decided, now);
+    }
     const rows = withReadOnly(this.ctx.inboundDbPath, (db) => findPendingRows(db, nowIso));
     const acked = withReadOnly(this.ctx.outboundDbPath, findAckedIds);
     touchHeartbeat(this.ctx.heartbeatPath, now);
@@ -166,7 +198,7 @@ export class FakeContainer implements ContainerHandle {
       for (const row of batch) setAck(db, row.id, 'processing', nowIso);
     });
     this.claimed.push(...batch.map((r) => r.id));
-    this.runTurn(batch, nowIso);
+    this.runTurn(batch, now);
   }
 
   /** Writes a message of its own (not a reply), e.g. output that answers nothing. */
@@ -188,8 +220,30 @@ export class FakeContainer implements ContainerHandle {
   }
 
   /** Dies now with exit `code`, leaving every claim as it is. */
-  crash(code = 1): void {
-    this.terminate({ code, signal: null }, true);
+  crash(code = 1, options: FakeExitOptions = {}): void {
+    this.terminate({ code, signal: null }, options.reportNow !== true);
+  }
+
+  /** Killed from outside (the OOM killer, `docker kill`): exits now on `signal`, claims left as they are. */
+  kill(signal = 'SIGKILL', options: FakeExitOptions = {}): void {
+    this.terminate({ code: null, signal }, options.reportNow !== true);
+  }
+
+  /**
+   * Declares a long tool in `container_state` (docs/agent.md "Long tools"), as a container does
+   * before the tool starts; the host then tolerates silence up to `timeoutMs` plus its margin.
+   * A `null` writes that column NULL (a partial row, as a faulty container might leave). Allowed
+   * while running or hung (the usual case: declare, then go silent in the tool).
+   */
+  setTool(name: string | null, timeoutMs: number | null): void {
+    if (this.currentState === 'exited') throw new Error(`the container of ${this.sessionId} has exited`);
+    const nowIso = new Date(this.options.clock.now()).toISOString();
+    withOutbound(this.ctx.outboundDbPath, (db) => writeContainerState(db, name, timeoutMs, nowIso));
+  }
+
+  /** The tool is over: `container_state` is cleared, as a container does when its tool ends. */
+  clearTool(): void {
+    this.setTool(null, null);
   }
 
   /** Stops answering: no more polls or heartbeats until stopped. */
@@ -200,8 +254,8 @@ export class FakeContainer implements ContainerHandle {
   }
 
   /** Exits on its own with `code` (0: a clean idle exit). */
-  exitNow(code = 0): void {
-    this.terminate({ code, signal: null }, true);
+  exitNow(code = 0, options: FakeExitOptions = {}): void {
+    this.terminate({ code, signal: null }, options.reportNow !== true);
   }
 
   async stop(reason: string): Promise<void> {
@@ -215,14 +269,30 @@ export class FakeContainer implements ContainerHandle {
     else this.listeners.push(cb);
   }
 
-  private runTurn(batch: readonly InboundRow[], nowIso: string): void {
-    const decided: { row: InboundRow; turn: FakeTurn }[] = [];
+  private runTurn(batch: readonly InboundRow[], now: number): void {
+    const decided: Decided[] = [];
     for (const row of batch) {
       if (row.trigger !== 1) continue;
       const message = toMessage(row);
       const scripted = this.options.script(message, this);
       decided.push({ row, turn: scripted ?? { type: 'reply', replies: [{ content: echoContent(message) }] } });
     }
+    this.carryOut(batch, decided, now);
+  }
+
+  /** Carries out the decided turns of a claimed batch: a `work` first waits, the others act now. */
+  private carryOut(batch: readonly InboundRow[], decided: Decided[], now: number): void {
+    // The script may have broken or stopped the container meanwhile: then it writes nothing more.
+    if (this.currentState !== 'running') return;
+    let workMs: number | undefined;
+    for (const d of decided) if (d.turn.type === 'work') workMs = Math.max(workMs ?? 0, d.turn.ms);
+    if (workMs !== undefined) {
+      const then = decided.map((d) => (d.turn.type === 'work' ? { row: d.row, turn: d.turn.then } : d));
+      if (workMs === 0) return this.carryOut(batch, then, now);
+      this.working = { batch, decided: then, until: now + workMs };
+      return this.schedule(workMs);
+    }
+    const nowIso = new Date(now).toISOString();
     const crash = decided.find((d) => d.turn.type === 'crash');
     if (crash !== undefined) return this.crash((crash.turn as { code: number }).code);
     if (decided.some((d) => d.turn.type === 'hang')) return this.hang();
@@ -301,12 +371,17 @@ export class FakeContainer implements ContainerHandle {
     };
   }
 
-  private schedule(): void {
+  /** The next poll, after `pollMs` or sooner (`withinMs`, the end of a `work` turn). */
+  private schedule(withinMs?: number): void {
     this.clearTimer();
-    this.timer = this.options.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.poll();
-    }, this.options.pollMs ?? 100);
+    const pollMs = this.options.pollMs ?? 100;
+    this.timer = this.options.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.poll();
+      },
+      withinMs === undefined ? pollMs : Math.min(pollMs, withinMs),
+    );
   }
 
   private clearTimer(): void {

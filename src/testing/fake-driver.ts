@@ -8,6 +8,9 @@
  * 2. Every container ever started stays in `containers`, in start order; `running(sessionId)` is
  *    the one that has not exited.
  * 3. `failStart` makes `start` reject, and nothing is started.
+ * 4. `onStart` sees each container before its first poll, the folder as the container finds it;
+ *    a container it breaks (`crash`, `kill`, `exitNow`) claims nothing ("onStart runs before the
+ *    first poll").
  */
 import type { ContainerDriver, ContainerStartContext } from '../container/driver.js';
 import type { Clock } from '../runtime/clock.js';
@@ -24,6 +27,11 @@ export interface FakeDriverOptions {
   idleExitMs?: number;
   /** Refuse to start (the start rejects with this error); a function decides per start. */
   failStart?: Error | ((ctx: ContainerStartContext) => Error | undefined);
+  /**
+   * Called with each container as it starts, before its first poll: look at the session folder
+   * as the container finds it, or break the container before it claims anything.
+   */
+  onStart?: (container: FakeContainer) => void;
 }
 
 export interface FakeContainerDriver extends ContainerDriver {
@@ -36,6 +44,8 @@ export interface FakeContainerDriver extends ContainerDriver {
   setScript(script: FakeAgentScript): void;
   /** Sets or clears the start failure. */
   setFailStart(failStart: FakeDriverOptions['failStart'] | undefined): void;
+  /** Sets or clears the `onStart` hook. */
+  setOnStart(onStart: FakeDriverOptions['onStart'] | undefined): void;
   /** Resolves when no exit a container took itself is still waiting to be reported. */
   quiet(): Promise<void>;
   /** Exits taken but not yet reported. */
@@ -46,6 +56,7 @@ export function fakeContainerDriver(options: FakeDriverOptions): FakeContainerDr
   const containers: FakeContainer[] = [];
   let script: FakeAgentScript = options.script ?? (() => undefined);
   let failStart = options.failStart;
+  let onStart = options.onStart;
   let inFlight = 0;
   const waiters: (() => void)[] = [];
   const defer = (report: () => void) => {
@@ -72,6 +83,7 @@ export function fakeContainerDriver(options: FakeDriverOptions): FakeContainerDr
         defer,
       });
       containers.push(container);
+      onStart?.(container);
       container.begin();
       return container;
     },
@@ -81,6 +93,9 @@ export function fakeContainerDriver(options: FakeDriverOptions): FakeContainerDr
     },
     setFailStart(next) {
       failStart = next;
+    },
+    setOnStart(next) {
+      onStart = next;
     },
     get unreportedExits() {
       return inFlight;

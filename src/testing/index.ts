@@ -3,7 +3,10 @@
  *
  * `createTestRuntime()` gives a runtime on a simulated clock with sequential ids, a temporary data
  * directory, recording channel adapters and an in-process fake container that writes the session
- * folder as a real one does; `turn` scripts what that container does with each message.
+ * folder as a real one does; `turn` scripts what that container does with each message, and the
+ * test's own hand can make it send, declare a long tool, crash, hang, be killed or exit.
+ * `settle()` and `clock.advance(ms)` wait for the runtime instead of sleeping; `record(event)`
+ * keeps what it emitted; `reopen()` restarts it on the same data directory.
  */
 export { createTestRuntime, TEST_START } from './create-test-runtime.js';
 export type { TestRuntime, TestRuntimeOptions } from './create-test-runtime.js';
@@ -13,6 +16,6 @@ export type { FailedDelivery, RecordedChannel, RecordingChannels } from './recor
 export { fakeContainerDriver } from './fake-driver.js';
 export type { FakeContainerDriver, FakeDriverOptions } from './fake-driver.js';
 export { FakeContainer } from './fake-container.js';
-export type { FakeContainerOptions, FakeContainerState, FakeSend } from './fake-container.js';
+export type { FakeContainerOptions, FakeContainerState, FakeExitOptions, FakeSend } from './fake-container.js';
 export { turn, echoContent } from './fake-agent.js';
 export type { Address, FakeAgentScript, FakeMessage, FakeReply, FakeTurn } from './fake-agent.js';

@@ -3,7 +3,9 @@
  *
  * Invariants (test/testing/recording-channels.test.ts):
  * 1. Every channel type has an adapter, created on first use (the runtime looks channel types up
- *    as own properties; `adapters` answers for any string key).
+ *    as own properties; `adapters` answers for any string key). Given `channelTypes`, only those
+ *    have one: `adapters` is then a plain object, as an orchestrator's configuration is ("only
+ *    the channel types it is given").
  * 2. A delivery is recorded in `delivered` only when the adapter returned; a thrown attempt is
  *    recorded in `failed` with its error. Both keep arrival order, per channel type and overall.
  * 3. Platform message ids are deterministic: `<channelType>-<n>`, n counting per channel type.
@@ -37,7 +39,11 @@ export interface RecordingChannels {
   channel(channelType: string): RecordedChannel;
 }
 
-export function recordingChannels(): RecordingChannels {
+/**
+ * Recording adapters for every channel type, or only for `channelTypes` (a delivery to any other
+ * type then fails with "no adapter", as with a misspelt type in a real configuration).
+ */
+export function recordingChannels(channelTypes?: readonly string[]): RecordingChannels {
   const delivered: OutboundDelivery[] = [];
   const failed: FailedDelivery[] = [];
   const channels = new Map<string, RecordedChannel & { adapter: ChannelAdapter }>();
@@ -73,6 +79,15 @@ export function recordingChannels(): RecordingChannels {
     record = own;
     return record;
   };
+
+  if (channelTypes !== undefined) {
+    // An ordinary object, as a configuration is: the runtime must not find `constructor` on it.
+    const adapters: Record<string, ChannelAdapter> = {};
+    for (const type of channelTypes) {
+      Object.defineProperty(adapters, type, { value: channel(type).adapter, enumerable: true });
+    }
+    return { adapters, delivered, failed, channel };
+  }
 
   // A null-prototype target: `__proto__` and friends are ordinary channel types here.
   const adapters = new Proxy(Object.create(null) as Record<string, ChannelAdapter>, {

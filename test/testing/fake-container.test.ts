@@ -235,11 +235,114 @@ describe('the fake container', () => {
     expect(s.t.driver.containers[0]!.exit).toEqual({ code: 0, signal: null });
   });
 
+  it('work holds the claim while beating, claims nothing else, then carries out its turn', async () => {
+    const s = await setup({
+      agent: (m) => (m.id === 'm1' ? turn.work(1_000, turn.reply({ text: 'done' })) : undefined),
+    });
+    await s.t.runtime.writeMessage(s.id, s.t.chat('m1', 'long job', slack));
+    await s.t.settle();
+    await s.t.runtime.writeMessage(s.id, s.t.chat('m2', 'meanwhile', slack));
+    await s.t.clock.advance(500);
+    const container = s.t.driver.containers[0]!;
+    expect(container.claimed).toEqual(['m1']);
+    expect(query(s.outbound, 'SELECT message_id, status FROM processing_ack')).toEqual([
+      { message_id: 'm1', status: 'processing' },
+    ]);
+    expect(statSync(s.heartbeat).mtimeMs).toBe(TEST_START + 500);
+    await s.t.clock.advance(499);
+    expect(query(s.outbound, 'SELECT id FROM messages_out')).toEqual([]);
+    await s.t.clock.advance(1);
+    expect(query(s.outbound, 'SELECT id, content FROM messages_out')).toEqual([
+      { id: 'm1-r1', content: '{"text":"done"}' },
+    ]);
+    await s.t.clock.advance(100);
+    expect(container.claimed).toEqual(['m1', 'm2']);
+  });
+
+  it('declares a long tool in container_state, also while hung, and clears it', async () => {
+    const s = await setup({ agent: () => turn.hang() });
+    await s.t.runtime.writeMessage(s.id, s.t.chat('m1', 'build', slack));
+    await s.t.settle();
+    const container = s.t.driver.containers[0]!;
+    expect(container.state).toBe('hung');
+    container.setTool('Bash', 600_000);
+    const state = () => query(s.outbound, 'SELECT * FROM container_state');
+    const at = new Date(TEST_START).toISOString();
+    expect(state()).toEqual([
+      { id: 1, current_tool: 'Bash', tool_declared_timeout_ms: 600_000, tool_started_at: at, updated_at: at },
+    ]);
+    await s.t.clock.advance(1_000);
+    container.clearTool();
+    expect(state()).toEqual([
+      {
+        id: 1,
+        current_tool: null,
+        tool_declared_timeout_ms: null,
+        tool_started_at: null,
+        updated_at: new Date(TEST_START + 1_000).toISOString(),
+      },
+    ]);
+    await container.stop('test over');
+    expect(() => container.setTool('Bash', 1)).toThrow(/has exited/);
+  });
+
+  it('kill exits on a signal, leaving the claims for the host to sweep', async () => {
+    const s = await setup({ agent: () => turn.hang() });
+    const stopped = s.t.record('container.status', (e) => e.to === 'stopped');
+    await s.t.runtime.writeMessage(s.id, s.t.chat('m1', 'hi', slack));
+    await s.t.settle();
+    const container = s.t.driver.containers[0]!;
+    container.kill();
+    await s.t.settle();
+    expect(container.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(stopped.map((e) => e.reason)).toEqual(['exited on SIGKILL']);
+    expect(query(s.inbound, "SELECT id, status, tries FROM messages_in WHERE id = 'm1'")).toEqual([
+      { id: 'm1', status: 'pending', tries: 1 },
+    ]);
+  });
+
+  it('reportNow reports the exit before the call returns; otherwise on a later turn', async () => {
+    const s = await setup();
+    await s.t.runtime.wake(s.id);
+    const first = s.t.driver.running(s.id)!;
+    first.exitNow(0);
+    expect(first.exit).toBeUndefined();
+    await s.t.settle();
+    expect(first.exit).toEqual({ code: 0, signal: null });
+
+    await s.t.runtime.wake(s.id);
+    const second = s.t.driver.running(s.id)!;
+    const heard: unknown[] = [];
+    second.onExit((info) => heard.push(info));
+    second.crash(4, { reportNow: true });
+    expect(heard).toEqual([{ code: 4, signal: null }]);
+    await s.t.settle();
+    expect(s.t.runtime.containerStatus(s.id)).toBe('stopped');
+  });
+
   it('a start that fails starts nothing', async () => {
     const s = await setup({ driver: undefined });
     s.t.driver.setFailStart(new Error('no capacity'));
     await expect(s.t.runtime.wake(s.id)).rejects.toThrow();
     expect(s.t.driver.containers).toEqual([]);
+    expect(s.t.runtime.containerStatus(s.id)).toBe('stopped');
+  });
+});
+
+describe('the fake driver', () => {
+  it('onStart runs before the first poll; a container it breaks claims nothing', async () => {
+    const s = await setup();
+    const seen: unknown[] = [];
+    s.t.driver.setOnStart((container) => {
+      seen.push({ polls: container.pollCount, heartbeat: existsSync(container.ctx.heartbeatPath) });
+      container.crash(1);
+    });
+    await s.t.runtime.writeMessage(s.id, s.t.chat('m1', 'hi', slack));
+    await s.t.settle();
+    expect(seen).toEqual([{ polls: 0, heartbeat: false }]);
+    const container = s.t.driver.containers[0]!;
+    expect([container.pollCount, container.claimed, container.exit]).toEqual([0, [], { code: 1, signal: null }]);
+    expect(query(s.outbound, 'SELECT message_id FROM processing_ack')).toEqual([]);
     expect(s.t.runtime.containerStatus(s.id)).toBe('stopped');
   });
 });

@@ -51,4 +51,15 @@ describe('recordingChannels', () => {
     expect(channels.failed).toHaveLength(2);
     expect(channels.delivered).toHaveLength(1);
   });
+
+  it('only the channel types it is given, in an ordinary object as a configuration is', async () => {
+    const channels = recordingChannels(['slack', '__proto__']);
+    expect(Object.getPrototypeOf(channels.adapters)).toBe(Object.prototype);
+    expect(Object.keys(channels.adapters)).toEqual(['slack', '__proto__']);
+    for (const type of ['telegram', 'constructor', 'toString'])
+      expect(Object.hasOwn(channels.adapters, type)).toBe(false);
+    expect(await channels.adapters.slack!.deliver(delivery('a', 'slack'))).toEqual({ platformMessageId: 'slack-1' });
+    expect(channels.channel('slack').delivered.map((d) => d.messageId)).toEqual(['a']);
+    expect(channels.channel('telegram').delivered).toEqual([]);
+  });
 });
