@@ -9,7 +9,7 @@ import type { ChildContainerHandle } from '../../src/container/child-handle.js';
 import type { ContainerDriver } from '../../src/container/driver.js';
 import { processDriver } from '../../src/container/process-driver.js';
 import { createRuntime, type RuntimeOptions } from '../../src/runtime/runtime.js';
-import type { ChannelAdapter, OutboundDelivery } from '../../src/runtime/types.js';
+import { recordingChannels } from '../../src/testing/index.js';
 import { nextEvent } from '../helpers/events.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
@@ -28,17 +28,11 @@ function agentDriver(env: Record<string, string> = {}) {
   return { driver, handles };
 }
 
+/** Recording adapters for Slack alone (the kit's); `fail` refusals first. */
 function recorder(fail = 0) {
-  const delivered: OutboundDelivery[] = [];
-  let failures = fail;
-  const adapter: ChannelAdapter = {
-    async deliver(msg) {
-      if (failures-- > 0) throw new Error('channel down');
-      delivered.push(msg);
-      return { platformMessageId: `p-${delivered.length}` };
-    },
-  };
-  return { adapter, delivered };
+  const channels = recordingChannels(['slack']);
+  if (fail > 0) channels.channel('slack').failNext(fail, new Error('channel down'));
+  return { channels: channels.adapters, delivered: channels.delivered, failed: channels.failed };
 }
 
 async function start(options: Partial<RuntimeOptions> & { driver: ContainerDriver }) {
@@ -76,8 +70,8 @@ function inboundRow(rt: { paths: { inboundDbPath(a: string, s: string): string }
 describe('end to end with the reference agent', () => {
   it('answers a message: in -> container -> reply delivered to the adapter, then completed', async () => {
     const { driver } = agentDriver();
-    const { adapter, delivered } = recorder();
-    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const { channels, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels });
     const done = nextEvent(rt, 'outbound.delivered');
     await rt.writeMessage(session.id, msg('m1', { text: 'hello' }));
     await done;
@@ -89,8 +83,8 @@ describe('end to end with the reference agent', () => {
 
   it('a message written while the container runs is answered by the same container', async () => {
     const { driver, handles } = agentDriver();
-    const { adapter, delivered } = recorder();
-    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const { channels, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels });
     const first = nextEvent(rt, 'outbound.delivered');
     await rt.writeMessage(session.id, msg('m1', { text: 'one' }));
     await first;
@@ -104,8 +98,8 @@ describe('end to end with the reference agent', () => {
 
   it('attachment in -> inbox -> the agent sends the same bytes back -> adapter -> outbox cleared', async () => {
     const { driver } = agentDriver();
-    const { adapter, delivered } = recorder();
-    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const { channels, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels });
     const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 10, 13]);
     const done = nextEvent(rt, 'outbound.delivered');
     await rt.writeMessage(
@@ -122,8 +116,8 @@ describe('end to end with the reference agent', () => {
 
   it('an agent killed with SIGKILL mid-turn: the message is retried by a fresh container and completed once', async () => {
     const { driver, handles } = agentDriver();
-    const { adapter, delivered } = recorder();
-    const { rt, session } = await start({ driver, channels: { slack: adapter } });
+    const { channels, delivered } = recorder();
+    const { rt, session } = await start({ driver, channels });
     const errors: unknown[] = [];
     rt.on('error', (e) => errors.push(e.error));
     const running = nextEvent(rt, 'container.status', (e) => e.to === 'running');
@@ -149,8 +143,8 @@ describe('end to end with the reference agent', () => {
 
   it('a failing adapter is retried, then recorded failed, never delivered twice', async () => {
     const { driver } = agentDriver();
-    const { adapter, delivered } = recorder(10);
-    const { rt, session } = await start({ driver, channels: { slack: adapter }, deliveryAttempts: 3 });
+    const { channels, delivered, failed: refused } = recorder(10);
+    const { rt, session } = await start({ driver, channels, deliveryAttempts: 3 });
     const failed = nextEvent(rt, 'outbound.failed');
     await rt.writeMessage(session.id, msg('m1', { text: 'x' }));
     await expect(failed).resolves.toMatchObject({ messageId: 'm1-r1', error: { message: 'channel down' } });
@@ -160,12 +154,14 @@ describe('end to end with the reference agent', () => {
     ]);
     db.close();
     expect(delivered).toHaveLength(0);
+    // Every one of the deliveryAttempts reached the adapter and was refused.
+    expect(refused.map((f) => f.delivery.messageId)).toEqual(['m1-r1', 'm1-r1', 'm1-r1']);
     await rt.close();
   });
 
   it('stops an idle container after idleStopMs', async () => {
     const { driver, handles } = agentDriver();
-    const { rt, session } = await start({ driver, idleStopMs: 200, channels: { slack: recorder().adapter } });
+    const { rt, session } = await start({ driver, idleStopMs: 200, channels: recorder().channels });
     const stopped = nextEvent(rt, 'container.status', (e) => e.to === 'stopped');
     await rt.writeMessage(session.id, msg('m1', { text: 'x' }));
     await expect(stopped).resolves.toMatchObject({ from: 'idle', reason: expect.stringContaining('idle timeout') });
