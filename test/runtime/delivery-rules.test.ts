@@ -22,10 +22,10 @@ afterEach(async () => {
 /**
  * An agent-shared session woken by hand (its container answers nothing: no message is written),
  * reached from Slack (`C1`) and from a messaging group registered under the misspelt `slak`.
- * The host polls every second.
+ * The host and the container poll every second.
  */
 async function setup(options: TestRuntimeOptions) {
-  t = await createTestRuntime({ pollMs: 1000, ...options });
+  t = await createTestRuntime({ pollMs: 1000, agentPollMs: 1000, ...options });
   const kit = t;
   await kit.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
   await kit.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1', name: 'general' });
