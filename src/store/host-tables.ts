@@ -7,6 +7,8 @@
  *   settled (delivered or failed). Kept in the same file and transaction as `delivered`, so the
  *   two never disagree, across crashes and restarts (test/runtime/poll.test.ts).
  * - `host_delivery_errors`: why a row was recorded `failed` (`delivered` has no column for it).
+ * - `host_outbound_origin`: ids of the `messages_out` rows the host itself wrote (a
+ *   `writeOutboundDirect` while stopped): they are the orchestrator's own, not the container's.
  * - `host_outbound_deferred`: rows past the watermark whose `deliver_after` is still ahead; the
  *   watermark passes them (they hold nothing back) and polls read them again when due.
  */
@@ -16,6 +18,7 @@ import { stmt } from './statements.js';
 const PROGRESS = 'host_outbound_progress';
 const ERRORS = 'host_delivery_errors';
 const DEFERRED = 'host_outbound_deferred';
+const HOST_ROWS = 'host_outbound_origin';
 
 function hasTable(db: Db, name: string): boolean {
   return stmt(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined;
@@ -82,4 +85,39 @@ export function forgetDeferred(db: Db, rowids: readonly number[]): void {
 export function countDeferred(db: Db): number {
   if (!hasTable(db, DEFERRED)) return 0;
   return (stmt(db, `SELECT COUNT(*) AS n FROM ${DEFERRED}`).get() as { n: number }).n;
+}
+
+/** Where a `messages_out` row is addressed. */
+export interface RowAddress {
+  channel_type: string | null;
+  platform_id: string | null;
+  thread_id: string | null;
+}
+
+/** Notes that the host wrote `messages_out` row `id`, addressed to `address`, itself. */
+export function markHostRow(db: Db, id: string, address: RowAddress): void {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${HOST_ROWS} (id TEXT PRIMARY KEY, channel_type TEXT, platform_id TEXT, thread_id TEXT)`,
+  );
+  stmt(db, `INSERT OR REPLACE INTO ${HOST_ROWS} (id, channel_type, platform_id, thread_id) VALUES (?, ?, ?, ?)`).run(
+    id,
+    address.channel_type,
+    address.platform_id,
+    address.thread_id,
+  );
+}
+
+/**
+ * Whether `messages_out` row `id` is one the host wrote itself. The address must match the one
+ * recorded: a container that replaces the host's row by one of the same id addressed elsewhere
+ * gets its own row's checks (test/runtime/destinations.test.ts).
+ */
+export function isHostRow(db: Db, id: string, address: RowAddress): boolean {
+  if (!hasTable(db, HOST_ROWS)) return false;
+  return (
+    stmt(
+      db,
+      `SELECT 1 FROM ${HOST_ROWS} WHERE id = ? AND channel_type IS ? AND platform_id IS ? AND thread_id IS ?`,
+    ).get(id, address.channel_type, address.platform_id, address.thread_id) !== undefined
+  );
 }

@@ -55,7 +55,8 @@ export interface TestRuntimeOptions extends Omit<RuntimeOptions, 'dataDir' | 'cl
   channelTypes?: readonly string[];
 }
 
-type Payload<E extends keyof RuntimeEvents> = Parameters<RuntimeEvents[E]>[0];
+/** The payload of runtime event `E`. */
+export type EventPayload<E extends keyof RuntimeEvents> = Parameters<RuntimeEvents[E]>[0];
 
 export interface TestRuntime {
   readonly runtime: Runtime;
@@ -70,7 +71,10 @@ export interface TestRuntime {
   /** A chat message stamped with the clock's time: content `{"text": text}`, then `extra`. */
   chat(id: string, text: string, extra?: Partial<InboundMessage>): InboundMessage;
   /** The payload of the next `event` (optionally the next one `where` accepts). */
-  next<E extends keyof RuntimeEvents>(event: E, where?: (payload: Payload<E>) => boolean): Promise<Payload<E>>;
+  next<E extends keyof RuntimeEvents>(
+    event: E,
+    where?: (payload: EventPayload<E>) => boolean,
+  ): Promise<EventPayload<E>>;
   /**
    * A list the runtime's `event`s fill from now on (those `where` accepts), in emission order:
    * assert on it after `settle()` or `clock.advance()`, and on what did not happen too.
@@ -81,7 +85,7 @@ export interface TestRuntime {
    * expect(statuses.map((e) => e.to)).toEqual(['running', 'idle', 'stopped']);
    * ```
    */
-  record<E extends keyof RuntimeEvents>(event: E, where?: (payload: Payload<E>) => boolean): Payload<E>[];
+  record<E extends keyof RuntimeEvents>(event: E, where?: (payload: EventPayload<E>) => boolean): EventPayload<E>[];
   /** Fires the timers due now and waits until the runtime has nothing left to do. */
   settle(): Promise<void>;
   /**
@@ -193,8 +197,8 @@ async function open(
         runtime.on(event, listener as never);
       }),
     record(event, where) {
-      const seen: Payload<typeof event>[] = [];
-      runtime.on(event, ((payload: Payload<typeof event>) => {
+      const seen: EventPayload<typeof event>[] = [];
+      runtime.on(event, ((payload: EventPayload<typeof event>) => {
         if (where === undefined || where(payload)) seen.push(payload);
       }) as never);
       return seen;

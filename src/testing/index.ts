@@ -9,7 +9,7 @@
  * keeps what it emitted; `reopen()` restarts it on the same data directory.
  */
 export { createTestRuntime, TEST_START } from './create-test-runtime.js';
-export type { TestRuntime, TestRuntimeOptions } from './create-test-runtime.js';
+export type { EventPayload, TestRuntime, TestRuntimeOptions } from './create-test-runtime.js';
 export { TestClock } from './test-clock.js';
 export { recordingChannels } from './recording-channels.js';
 export type { FailedDelivery, RecordedChannel, RecordingChannels } from './recording-channels.js';

@@ -12,6 +12,7 @@ import { sequentialIds } from '../../src/runtime/clock.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { insertOutbound, withOutbound } from '../../src/testing/container-files.js';
 import { recordingChannels, TestClock } from '../../src/testing/index.js';
+import { markHostRow } from '../../src/store/host-tables.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 import { T0 } from '../helpers/runtime.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -31,6 +32,15 @@ function destinations(rt: Runtime, sessionId: string): DestinationRow[] {
   const db = new Database(rt.paths.inboundDbPath('ag', sessionId), { readonly: true });
   try {
     return db.prepare('SELECT * FROM destinations ORDER BY name').all() as DestinationRow[];
+  } finally {
+    db.close();
+  }
+}
+
+function deliveredRows(rt: Runtime, sessionId: string) {
+  const db = new Database(rt.paths.inboundDbPath('ag', sessionId), { readonly: true });
+  try {
+    return db.prepare('SELECT message_out_id, status FROM delivered ORDER BY message_out_id').all();
   } finally {
     db.close();
   }
@@ -202,15 +212,6 @@ describe('delivery checks the destination', () => {
     );
   }
 
-  function deliveredRows(rt: Runtime, sessionId: string) {
-    const db = new Database(rt.paths.inboundDbPath('ag', sessionId), { readonly: true });
-    try {
-      return db.prepare('SELECT message_out_id, status FROM delivered ORDER BY message_out_id').all();
-    } finally {
-      db.close();
-    }
-  }
-
   it('a row to another destination of the agent group is delivered; one to an address that is none is recorded failed, never handed to an adapter', async () => {
     const { rt, clock, channels } = await start(tmp());
     try {
@@ -245,6 +246,74 @@ describe('delivery checks the destination', () => {
       await rt.whenIdle();
       expect(failed).toHaveLength(2);
       expect(channels.delivered).toHaveLength(1);
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+describe('host-originated messages', () => {
+  it('a writeOutboundDirect made while the container is stopped is the host’s own: delivered to any address', async () => {
+    // Before: written into messages_out while stopped, it was read back as the container's and
+    // refused as "unknown destination", while the same call with a container running went out.
+    const { rt, clock, channels } = await start(tmp());
+    try {
+      const { shared } = await wire(rt);
+      await rt.writeOutboundDirect(shared, {
+        id: 'note-1',
+        kind: 'chat',
+        channelType: 'slack',
+        platformId: 'C-not-a-destination',
+        threadId: null,
+        content: '{"text":"from the host"}',
+      });
+      expect(rt.containerStatus(shared)).toBe('stopped');
+      clock.increment(1000);
+      await rt.whenIdle();
+      expect(channels.delivered.map((d) => [d.messageId, d.channelType, d.platformId])).toEqual([
+        ['note-1', 'slack', 'C-not-a-destination'],
+      ]);
+      expect(deliveredRows(rt, shared)).toEqual([{ message_out_id: 'note-1', status: 'delivered' }]);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('a container that readdresses the host’s row under the same id gets the container’s checks: refused', async () => {
+    // Set on disk between two runs, so no poll can come first: the host wrote note-1 to C7 while
+    // stopped; a container then rewrote it to C404 (no destination of the group).
+    const dataDir = tmp();
+    const first = await start(dataDir);
+    const { shared } = await wire(first.rt);
+    await first.rt.close();
+    const inbound = new Database(first.rt.paths.inboundDbPath('ag', shared));
+    markHostRow(inbound, 'note-1', { channel_type: 'slack', platform_id: 'C7', thread_id: null });
+    inbound.close();
+    withOutbound(first.rt.paths.outboundDbPath('ag', shared), (db) =>
+      insertOutbound(
+        db,
+        {
+          id: 'note-1',
+          inReplyTo: null,
+          kind: 'chat',
+          content: '{"text":"readdressed"}',
+          deliverAfter: null,
+          channel_type: 'slack',
+          platform_id: 'C404',
+          thread_id: null,
+        },
+        1,
+        new Date(T0).toISOString(),
+      ),
+    );
+
+    const { rt, clock, channels } = await start(dataDir, new TestClock(T0 + 1000));
+    try {
+      await rt.wake(shared);
+      clock.increment(1000);
+      await rt.whenIdle();
+      expect(channels.delivered).toEqual([]);
+      expect(deliveredRows(rt, shared)).toEqual([{ message_out_id: 'note-1', status: 'failed' }]);
     } finally {
       await rt.close();
     }

@@ -65,7 +65,9 @@ describe('job codec', () => {
     fc.assert(
       fc.property(fc.array(result, { maxLength: 40 }), (results) => {
         const indexed = results.map((r, i) => ({ ...r, requestId: String(i) }));
-        const back = decodeResults(JSON.parse(JSON.stringify(encodeResults(indexed))) as ReturnType<typeof encodeResults>);
+        const back = decodeResults(
+          JSON.parse(JSON.stringify(encodeResults(indexed))) as ReturnType<typeof encodeResults>,
+        );
         expect(back).toEqual(indexed);
       }),
     );

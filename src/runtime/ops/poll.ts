@@ -24,6 +24,7 @@ import {
   deferRows,
   dueDeferred,
   forgetDeferred,
+  isHostRow,
   isSettled,
   readOutboundProgress,
   writeOutboundProgress,
@@ -118,7 +119,7 @@ export function rowProblem(
   return undefined;
 }
 
-function toOutboundRow(row: ScannedRow): OutboundRow {
+function toOutboundRow(row: ScannedRow, origin: OutboundRow['origin']): OutboundRow {
   return {
     id: row.id,
     seq: row.seq,
@@ -130,7 +131,7 @@ function toOutboundRow(row: ScannedRow): OutboundRow {
     channel_type: row.channel_type,
     thread_id: row.thread_id,
     content: row.content as string,
-    origin: 'container',
+    origin,
   };
 }
 
@@ -184,7 +185,7 @@ export function pollOutbound(db: Db, op: MailboxOp, env: BatchEnv, at: number, s
       refused.push({ messageId: key, violation: { ...problem, path: env.outboundDbPath } });
       continue;
     }
-    undelivered.push(toOutboundRow(row));
+    undelivered.push(toOutboundRow(row, isHostRow(db, key, row) ? 'host' : 'container'));
   }
   for (const row of env.directOutbound()) if (!isSettled(db, row.id)) undelivered.push(row);
   if (snapshot.settledThrough > afterRowid) writeOutboundProgress(db, snapshot.settledThrough);
