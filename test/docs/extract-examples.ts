@@ -3,13 +3,16 @@
  * line, whether it runs (` ```ts ` ) or is only type-checked (` ```ts norun `), and its source with
  * the package's own import specifiers pointed at the checkout's TypeScript source.
  *
- * Invariants (guarded by test/docs/api-examples.test.ts "extracts …"):
+ * Invariants (guarded by test/docs/extract-examples.test.ts):
  * 1. Every fence whose info string starts with `ts` is a block; any word after `ts` other than
- *    `norun` is refused, so a misspelt marker cannot silently turn a runnable block into text.
+ *    `norun` is refused, so a misspelt marker cannot silently turn a runnable block into text
+ *    ("refuses a misspelt marker …").
  * 2. `session-actors` and `session-actors/<entry>` are mapped through the `exports` of
  *    package.json (`./dist/<path>.js` → `<root>/<path>.ts`); an import of an entry the package
- *    does not export is refused, so an example cannot use a path a user could not import.
- * 3. An unterminated fence is refused (it would swallow the rest of the page).
+ *    does not export is refused, so an example cannot use a path a user could not import
+ *    ("refuses an import of an entry point the package does not export").
+ * 3. An unterminated fence is refused, as it would swallow the rest of the page ("refuses a
+ *    fence that is never closed").
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,10 +2,12 @@
  * The outline of a Markdown page as GitHub renders it: its headings with their anchors, the text
  * outside code blocks, and the links it makes. Used by test/docs/api-coverage.test.ts.
  *
- * Anchors follow GitHub's slugger: the heading's rendered text (inline code and links reduced to
- * their text, backslash escapes resolved), lower-cased, every character that is not a letter, a
- * digit, a combining mark, `_`, `-` or a space removed, spaces turned into `-`, and `-1`, `-2`, …
- * appended to repeats.
+ * Invariants (guarded by test/docs/markdown-outline.test.ts):
+ * 1. Anchors follow GitHub's slugger: the heading's rendered text (inline code and links reduced
+ *    to their text, backslash escapes resolved), lower-cased, every character that is not a
+ *    letter, a digit, a combining mark, `_`, `-` or a space removed, spaces turned into `-`, and
+ *    `-1`, `-2`, … appended to repeats ("GitHub anchors").
+ * 2. Nothing inside a fenced code block is a heading, prose or a link ("leaves code blocks out …").
  */
 
 export interface Heading {
