@@ -11,8 +11,8 @@
  *    point), and leave its working directory and `TMPDIR` empty (data directories removed,
  *    `createTestRuntime` closed) — one test per block, named by its line and heading;
  * 3. nothing an example started outlives it: each runner process must exit by itself after its
- *    last block ("leaves nothing running"); when one does not, its blocks are run again one per
- *    process to name the block that holds it.
+ *    last block ("leaves nothing running"); when one does not, its blocks are run again, halving
+ *    the set, to name the block that holds it.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -104,6 +104,26 @@ function runJobs(jobs: Job[], jobsPath: string): Promise<RunnerOutcome> {
   });
 }
 
+let reruns = 0;
+
+/**
+ * The examples among `jobs` that hold a runner open, found by halving: a half whose runner exits
+ * by itself is clear. Empty when only the whole set holds it (no single example does).
+ */
+async function heldBy(jobs: Job[]): Promise<{ job: Job; lingering: string[] | null }[]> {
+  for (const job of jobs) {
+    for (const dir of [job.cwd, job.tmp]) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+    }
+  }
+  const outcome = await runJobs(jobs, join(work, `rerun-${reruns++}.json`));
+  if (outcome.held === null) return [];
+  if (jobs.length === 1) return [{ job: jobs[0]!, lingering: outcome.held.lingering }];
+  const half = Math.ceil(jobs.length / 2);
+  return [...(await heldBy(jobs.slice(0, half))), ...(await heldBy(jobs.slice(half)))];
+}
+
 function typeCheck(files: string[]): Promise<string> {
   const tsconfig = {
     compilerOptions: {
@@ -165,18 +185,9 @@ beforeAll(async () => {
     }
     const allPassed = jobs.every((j) => outcome.results.get(j.id)?.ok === true);
     if (outcome.held !== null && allPassed) {
-      // Find the block that holds its process: each alone in a runner of its own.
-      const holders: string[] = [];
-      for (const job of jobs) {
-        for (const dir of [job.cwd, job.tmp]) {
-          rmSync(dir, { recursive: true, force: true });
-          mkdirSync(dir);
-        }
-        const alone = await runJobs([job], join(work, `alone-${job.id}.json`));
-        if (alone.held !== null) {
-          holders.push(`${name(prepared[job.id]!.example)} (still open: ${alone.held.lingering?.join(', ') ?? '?'})`);
-        }
-      }
+      const holders = (await heldBy(jobs)).map(
+        ({ job, lingering }) => `${name(prepared[job.id]!.example)} (still open: ${lingering?.join(', ') ?? '?'})`,
+      );
       runnerFailures.push(
         `a runner did not exit after its last example; open: ${outcome.held.lingering?.join(', ') ?? '?'}; ` +
           `held by: ${holders.length > 0 ? holders.join('; ') : 'no single example (only together)'}`,
