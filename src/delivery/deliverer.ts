@@ -107,9 +107,12 @@ export class Deliverer {
     return Promise.all(outcomes).then((all) => all.every(Boolean));
   }
 
-  /** Deliveries not yet recorded. */
+  /**
+   * Deliveries not yet recorded that are working now: one waiting for its backoff timer is not
+   * counted (the timer is the clock's to fire; `whenIdle` resolves while it is ahead).
+   */
   get pending(): number {
-    return this.inFlight.size;
+    return this.inFlight.size - this.timers.size;
   }
 
   cancel(): void {

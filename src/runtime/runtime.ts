@@ -21,6 +21,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { existsSync, mkdirSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { CommitInput, OpResult, SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver } from '../container/driver.js';
@@ -230,7 +231,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /**
    * Start-up of an owner (src/runtime/recovery.ts): interrupted creations cleaned up, statuses of
-   * a dead process reconciled, scheduled and stranded work re-armed.
+   * a dead process reconciled, scheduled and stranded work re-armed. Called by `createRuntime`.
+   * @internal
    */
   recover(): void {
     for (const orphan of cleanUnfinishedCreations(this.central, this.dataDir, this.paths)) {
@@ -973,6 +975,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   ) {
     throw new RuntimeError('INVALID_INPUT', 'createRuntime needs { dataDir }');
   }
+  // Absolute from here on: a container runs in its session folder, not in the caller's cwd.
+  options = { ...options, dataDir: resolvePath(options.dataDir) };
   const readOnly = options.readOnly === true;
   const driver = readOnly ? noneDriver : await resolveDriver(options.driver ?? 'process');
   if (readOnly && !existsSync(centralDbPath(options.dataDir))) {

@@ -56,7 +56,7 @@ export interface RuntimeOptions {
   /** Most operations one commit takes from a session's queue (group-commit cap, default 1 000). */
   maxBatch?: number;
   /**
-   * Batches committed at once, each on a worker thread (default twice the cores, 2 to 8): commits
+   * Batches committed at once, each on a worker thread (default twice the cores, 8 to 16): commits
    * of different sessions overlap their syncs to disk, and none blocks the event loop.
    */
   commitThreads?: number;
@@ -64,7 +64,10 @@ export interface RuntimeOptions {
   deliveryAttempts?: number;
   /** Backoff before the second delivery attempt, doubling after each further failure (default 1 000 ms). */
   deliveryBackoffMs?: number;
-  /** Claimed messages of a dead container are retried after `retryBackoffMs × 2^tries` (default 5 000 ms). */
+  /**
+   * A message a dead container had claimed is retried after `retryBackoffMs × 2^(tries − 1)`,
+   * `tries` counting this failure: 5 s, 10 s, 20 s… by default (5 000 ms).
+   */
   retryBackoffMs?: number;
   /** Tries before a claimed message is marked `failed` (default 5). */
   maxTries?: number;

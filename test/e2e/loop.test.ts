@@ -4,6 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChildContainerHandle } from '../../src/container/child-handle.js';
 import type { ContainerDriver } from '../../src/container/driver.js';
@@ -68,6 +69,26 @@ function inboundRow(rt: { paths: { inboundDbPath(a: string, s: string): string }
 }
 
 describe('end to end with the reference agent', () => {
+  it('a relative dataDir works: the runtime makes it absolute before a container, run in its session folder, sees it', async () => {
+    // Before: the relative paths reached the agent, which runs in the session folder and
+    // resolved them a second time there; every poll failed and nothing was answered.
+    const { driver } = agentDriver();
+    const { channels, delivered } = recorder();
+    const dataDir = relative(process.cwd(), tmp());
+    expect(isAbsolute(dataDir)).toBe(false);
+    const { rt, session } = await start({ driver, channels, dataDir });
+    try {
+      expect(rt.dataDir).toBe(resolve(dataDir));
+      expect(isAbsolute(rt.paths.inboundDbPath('ag', session.id))).toBe(true);
+      const done = nextEvent(rt, 'outbound.delivered');
+      await rt.writeMessage(session.id, msg('m1', { text: 'hello' }));
+      await done;
+      expect(delivered.map((d) => [d.messageId, d.content])).toEqual([['m1-r1', { text: 'echo: hello' }]]);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('answers a message: in -> container -> reply delivered to the adapter, then completed', async () => {
     const { driver } = agentDriver();
     const { channels, delivered } = recorder();

@@ -234,4 +234,40 @@ describe('createTestRuntime', () => {
       await t.close();
     }
   });
+
+  it('settles while a refused delivery waits for its retry, and advancing past the backoff delivers it', async () => {
+    // Before: a delivery waiting on its backoff timer counted as work in flight, so on the
+    // simulated clock whenIdle(), settle() and advance() never resolved.
+    const t = await createTestRuntime({ driver: 'none', deliveryAttempts: 2, deliveryBackoffMs: 100 });
+    try {
+      await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
+      await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
+      const { session } = await t.runtime.resolveSession({
+        agentGroupId: 'ag',
+        messagingGroupId: 'mg',
+        threadId: null,
+        mode: 'shared',
+      });
+      t.channels.channel('slack').failNext(1);
+      const delivered = t.record('outbound.delivered');
+      await t.runtime.writeOutboundDirect(session.id, {
+        id: 'note',
+        kind: 'chat',
+        channelType: 'slack',
+        platformId: 'C1',
+        threadId: null,
+        content: '{}',
+      });
+      await t.settle();
+      expect(t.channels.failed.map((f) => f.delivery.messageId)).toEqual(['note']);
+      expect(delivered).toEqual([]);
+      await t.clock.advance(99);
+      expect(delivered).toEqual([]);
+      await t.clock.advance(1);
+      expect(delivered.map((e) => e.messageId)).toEqual(['note']);
+      expect(t.channels.delivered.map((d) => d.messageId)).toEqual(['note']);
+    } finally {
+      await t.close();
+    }
+  });
 });
