@@ -11,9 +11,12 @@
  *   the 10 sessions run at once. Latency = `outbound.delivered` of the reply − the write call.
  * - Throughput: B messages per session fired without waiting (bench/burst.ts); messages/s =
  *   10 × B ÷ (first write call → last reply delivered).
- * Floor of the latency (the limit it approaches): three durable commits in sequence — the host's
- * inbound write, the agent's claim, the agent's reply — at the QD1 durable SQLite commit rate
- * measured in the same run (bench/disk.ts).
+ * Floor of the latency (the limit it approaches): the CPU the loop needs. During the latency
+ * phase the CPU time of the host process (all its threads) and of every agent process is taken
+ * (Linux `/proc`); the 10 loops share the cores, so a message waits for about
+ * 10 × (CPU per message) ÷ cores. The disk floor — three durable commits in sequence, the host's
+ * inbound write, the agent's claim, the agent's reply, at the QD1 rate of bench/disk.ts — is
+ * measured in the same run and reported beside it.
  *
  * Invariants:
  * 1. Every message is answered exactly once: one delivery per message, of the reply `<id>-r1`
@@ -21,7 +24,8 @@
  *    `outbound.failed`, no `error` event. A failed check throws: no number is reported.
  * 2. No phase waits forever: each is bounded (`withTimeout`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -69,7 +73,7 @@ const SETTINGS: readonly Setting[] = [
 ];
 
 function figureDefs(): FigureDef[] {
-  const floor = `${COMMITS_IN_FLOOR} sequential durable commits`;
+  const floor = `CPU floor: ${SESSIONS} loops × CPU per message ÷ cores`;
   return SETTINGS.flatMap((s) => [
     {
       key: `e2e.p50.${s.name}`,
@@ -88,6 +92,18 @@ function figureDefs(): FigureDef[] {
       target: { on: 'value' as const, op: '<=' as const, threshold: E2E_TARGETS.maxP99Ms },
     },
     {
+      key: `e2e.cpu.${s.name}`,
+      label: `CPU per message in the latency phase, host + agents, ${s.label}`,
+      unit: 'ms',
+      better: 'lower' as const,
+    },
+    {
+      key: `e2e.disk.${s.name}`,
+      label: `disk floor of one message: ${COMMITS_IN_FLOOR} sequential durable commits, ${s.label}`,
+      unit: 'ms',
+      better: 'lower' as const,
+    },
+    {
       key: `e2e.msgps.${s.name}`,
       label: `messages/s through the whole loop, ${s.label}`,
       unit: 'msg/s',
@@ -95,6 +111,40 @@ function figureDefs(): FigureDef[] {
       target: { on: 'value' as const, op: '>=' as const, threshold: E2E_TARGETS.minMsgPerSec },
     },
   ]);
+}
+
+/** CPU time (user + system, ms) of this process, all threads. */
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * CPU time (user + system, ms) of this process's live child processes, from `/proc` (Linux);
+ * `undefined` where there is none. Clock ticks are taken as 100 Hz (USER_HZ on Linux).
+ */
+function childrenCpuMs(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  let ticks = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after "pid (comm) ": state ppid … utime(14) stime(15), counted from 1.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) !== process.pid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
 }
 
 /** Waits for replies by id; records when each was delivered. */
@@ -152,6 +202,8 @@ function checkAnswered(d: Deliveries, sent: readonly InboundMessage[]): void {
 interface E2eRun {
   latencies: number[];
   msgps: number;
+  /** Host and agents' CPU per message of the latency phase (ms), when it can be read. */
+  cpu?: { host: number; agents: number };
 }
 
 async function e2eRun(
@@ -203,6 +255,8 @@ async function e2eRun(
     // Latency: each session one message at a time, the sessions at once.
     const lat = buildMessages(SESSIONS, perSessionLatency, address, 'l');
     const latencies: number[] = [];
+    const host0 = ownCpuMs();
+    const agents0 = childrenCpuMs();
     await withTimeout(
       Promise.all(
         lat.map(async (list, s) => {
@@ -212,6 +266,12 @@ async function e2eRun(
       PHASE_TIMEOUT_MS,
       'e2e latency',
     );
+    const host1 = ownCpuMs();
+    const agents1 = childrenCpuMs();
+    const cpu =
+      agents0 === undefined || agents1 === undefined
+        ? undefined
+        : { host: (host1 - host0) / latencies.length, agents: (agents1 - agents0) / latencies.length };
 
     // Throughput: every message fired at once, until the last reply is delivered.
     const burst = buildMessages(SESSIONS, perSessionBurst, address, 'b');
@@ -228,7 +288,7 @@ async function e2eRun(
     closed = true;
     await rt.close();
     checkAnswered(d, sent);
-    return { latencies, msgps };
+    return { latencies, msgps, ...(cpu === undefined ? {} : { cpu }) };
   } finally {
     if (!closed) await rt.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -252,8 +312,13 @@ export async function runE2eBench(opts: CommonBenchOptions = {}): Promise<BenchR
       const r = await e2eRun(root, setting, perSessionLatency, perSessionBurst);
       const p50 = percentile(r.latencies, 50);
       const p99 = percentile(r.latencies, 99);
-      runs.add(`e2e.p50.${setting.name}`, { value: p50, limit: floorMs });
-      runs.add(`e2e.p99.${setting.name}`, { value: p99, limit: floorMs });
+      const cpuMs = r.cpu === undefined ? undefined : r.cpu.host + r.cpu.agents;
+      const cpuFloorMs = cpuMs === undefined ? undefined : (SESSIONS * cpuMs) / availableParallelism();
+      const floor = cpuFloorMs === undefined ? {} : { limit: cpuFloorMs };
+      runs.add(`e2e.p50.${setting.name}`, { value: p50, ...floor });
+      runs.add(`e2e.p99.${setting.name}`, { value: p99, ...floor });
+      if (cpuMs !== undefined) runs.add(`e2e.cpu.${setting.name}`, { value: cpuMs });
+      runs.add(`e2e.disk.${setting.name}`, { value: floorMs });
       runs.add(`e2e.msgps.${setting.name}`, { value: r.msgps });
       detail[setting.name] = {
         samples: r.latencies.length,
@@ -261,10 +326,15 @@ export async function runE2eBench(opts: CommonBenchOptions = {}): Promise<BenchR
         p99Ms: p99,
         maxMs: Math.max(...r.latencies),
         msgps: r.msgps,
+        cpuPerMessageMs: r.cpu,
+        cpuFloorMs,
       };
       log(
         opts.verbose,
-        `e2e: ${setting.label}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, ${Math.round(r.msgps)} msg/s`,
+        `e2e: ${setting.label}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, ${Math.round(r.msgps)} msg/s` +
+          (r.cpu === undefined
+            ? ''
+            : `; CPU per message: host ${r.cpu.host.toFixed(2)} ms, agents ${r.cpu.agents.toFixed(2)} ms`),
       );
     }
     details.push(detail);
@@ -280,13 +350,15 @@ export async function runE2eBench(opts: CommonBenchOptions = {}): Promise<BenchR
         latency: `${perSessionLatency} messages per session, each written after the previous reply was delivered, the ${SESSIONS} sessions at once; latency = outbound.delivered of <id>-r1 − writeMessage call`,
         throughput: `${perSessionBurst} messages per session fired without waiting (one setImmediate between sessions); ${SESSIONS * perSessionBurst} ÷ (first call → last reply delivered)`,
         settings: 'pollMs default (250), then pollMs 50, each on a fresh data dir with fresh containers',
-        floor: `${COMMITS_IN_FLOOR} × one durable SQLite commit at QD1 (bench/disk.ts), measured in the same run: host inbound write, agent claim, agent reply`,
+        floor: `CPU: ${SESSIONS} × (host + agents CPU per message in the latency phase, /proc) ÷ ${availableParallelism()} cores; disk: ${COMMITS_IN_FLOOR} × one durable SQLite commit at QD1 (bench/disk.ts), measured in the same run: host inbound write, agent claim, agent reply`,
         checks:
           'every message answered by exactly one delivered reply <id>-r1 with "echo: <text>"; no outbound.failed, no error event',
       },
       figures: runs.figures(figureDefs()),
       details,
     },
-    ['"of limit" for a latency: the floor of three sequential durable commits ÷ the measured latency.'],
+    [
+      `"of limit" for a latency: its CPU floor (${SESSIONS} loops share ${availableParallelism()} cores: ${SESSIONS} × CPU per message ÷ cores) ÷ the measured latency.`,
+    ],
   );
 }

@@ -7,11 +7,15 @@
  * Invariants (guarded by test/runtime/outbound-watch.test.ts):
  * 1. At most one watch-triggered poll per session is queued at a time; events meanwhile ask for
  *    one more after it, so a burst of writes costs two polls, not one per event.
- * 2. Only `outbound.db` and its journal count (the container's heartbeat and inbox do not).
+ * 2. Only `outbound.db` and its journal count (the container's heartbeat and inbox do not), and
+ *    not while the journal exists: the container is mid-transaction, a read now would wait on its
+ *    lock, and the journal's removal at its commit is the event that asks (a journal left behind
+ *    by a crash leaves the timed poll in charge).
  * 3. A watch never keeps the process alive, ends with the container, and a watch that cannot run
  *    leaves the timed poll in charge.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 
 interface Watch {
   watcher: FSWatcher;
@@ -51,8 +55,9 @@ export class OutboundWatches {
           if (w.again && this.watches.get(sessionId) === w) fire();
         });
     };
+    const journal = join(sessionDir, 'outbound.db-journal');
     watcher.on('change', (_event, name) => {
-      if (typeof name === 'string' && FILES.has(name)) fire();
+      if (typeof name === 'string' && FILES.has(name) && !existsSync(journal)) fire();
     });
     // A watch that fails later leaves the timed poll in charge.
     watcher.on('error', () => this.stop(sessionId));

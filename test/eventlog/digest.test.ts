@@ -155,6 +155,8 @@ function rebuildMigrated(path: string): void {
     ensureInboundSchema(db);
     db.transaction(() => {
       for (const t of tables) {
+        // The host's own tables (host_*) are not part of the container format: created as they were.
+        if (t.name.startsWith('host_')) db.exec(t.sql);
         db.prepare(`DELETE FROM ${t.name}`).run();
         insertRows(db, t.name, [...t.rows].reverse());
       }

@@ -1,6 +1,9 @@
 import Database from 'better-sqlite3';
+import { unlinkSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChannelAdapter, OutboundDelivery } from '../../src/runtime/types.js';
+import { OutboundWatches } from '../../src/runtime/outbound-watch.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 import { nextEvent } from '../helpers/events.js';
 import { testRuntime } from '../helpers/runtime.js';
@@ -52,5 +55,49 @@ describe('the outbound watch', () => {
     const operations = rt.stats().operations - polls;
     expect(operations).toBeLessThanOrEqual(5 /* records */ + 2 * 5 /* at most two polls a write */);
     await rt.close();
+  });
+
+  it('asks for no poll while the container is mid-transaction (journal present); the journal’s removal asks for one', async () => {
+    // Before: the journal's creation and the page writes of the commit each asked for a poll,
+    // whose read then waited on the container's lock.
+    const dir = tmp();
+    const polls: string[] = [];
+    let polled!: () => void;
+    const nextPoll = () => new Promise<void>((resolve) => (polled = resolve));
+    const watches = new OutboundWatches((error) => {
+      throw error;
+    });
+    watches.start('s', dir, async () => {
+      polls.push('poll');
+      polled();
+    });
+    // A watcher of the test's own on the same folder: once it has seen the marker, the watch
+    // above has been handed every earlier event too (one inotify queue, dispatched in order).
+    const seen = watch(dir, { persistent: false });
+    const marker = (name: string) =>
+      new Promise<void>((resolve) => {
+        const on = (_: string, file: string | Buffer | null) => {
+          if (file === name) {
+            seen.off('change', on);
+            resolve();
+          }
+        };
+        seen.on('change', on);
+        writeFileSync(join(dir, name), '');
+      });
+    try {
+      writeFileSync(join(dir, 'outbound.db-journal'), 'journal');
+      writeFileSync(join(dir, 'outbound.db'), 'pages');
+      await marker('marker-1');
+      expect(polls).toEqual([]);
+
+      const first = nextPoll();
+      unlinkSync(join(dir, 'outbound.db-journal'));
+      await first;
+      expect(polls).toEqual(['poll']);
+    } finally {
+      seen.close();
+      watches.stopAll();
+    }
   });
 });
