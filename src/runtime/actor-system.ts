@@ -2,15 +2,21 @@
  * One XState system for the whole runtime: a root actor that hosts the registry and every session
  * actor, so there is one clock, one inspection stream and one place to attach an inspector.
  *
- * Invariants (guarded by test/runtime/inspection.test.ts):
- * 1. Every actor of the system has a stable, readable id — `runtime`, `registry`,
- *    `session:<sessionId>` — used both as its `id` and as its inspection `sessionId`, the same
- *    across passivation and re-activation ("a session keeps its inspection id across
- *    passivation").
+ * Invariants (guarded by test/runtime/actor-system.test.ts and test/dashboard/inspect-example.test.ts):
+ * 1. Every long-lived actor of the system has a stable, readable id — `runtime`, `registry`,
+ *    `session:<sessionId>` — used both as its `id` and as its inspection `sessionId`, from its first
+ *    inspection event on, the same across passivation and re-activation ("a session keeps its
+ *    inspection id across passivation"); a stopped actor leaves nothing behind in the system
+ *    ("an actor stopped and made again leaves no entry behind"). Promise actors a machine invokes
+ *    for one step (the registry's `resolveSession`) keep the ids XState books for them.
  * 2. The root ignores every event: a child's error or completion relayed to it can never stop it,
  *    so one session's failure never reaches another actor.
  * 3. Inspection observers may be attached at any time (`inspect`); a throwing observer is
  *    reported, never propagated into an actor's step.
+ * 4. Stopping an actor costs what that actor holds, not what the system holds: XState's scheduler
+ *    finds a stopping actor's timers by walking every timer of the system (O(live actors) per stop,
+ *    minutes to stop 100,000), so the system's scheduler is indexed by the actor that scheduled
+ *    ("stopping an actor walks only its own timers").
  */
 import {
   createActor,
@@ -32,6 +38,40 @@ export interface SystemMember {
 type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
 const rootLogic = fromTransition((state: null) => state, null);
+
+/** The part of XState's system scheduler this module replaces (xstate 5: `system.scheduler`). */
+interface Scheduler {
+  schedule(source: AnyActorRef, target: AnyActorRef, event: unknown, delay: number, id?: string): void;
+  cancel(source: AnyActorRef, id: string): void;
+  cancelAll(source: AnyActorRef): void;
+}
+
+/**
+ * Invariant 4: keeps, per source actor, the ids of the timers it scheduled, so `cancelAll` (run
+ * when an actor stops) cancels those alone. XState's own `schedule` and `cancel` still keep the
+ * timers; a timer that fired stays in its actor's set until cancelled again or the actor stops
+ * (`after` timers reuse one id per transition, so a set holds a few ids at most).
+ */
+export function indexScheduler(scheduler: Scheduler): void {
+  const { schedule, cancel } = scheduler;
+  const bySource = new Map<AnyActorRef, Set<string>>();
+  scheduler.schedule = (source, target, event, delay, id = Math.random().toString(36).slice(2)) => {
+    schedule(source, target, event, delay, id);
+    let ids = bySource.get(source);
+    if (ids === undefined) bySource.set(source, (ids = new Set()));
+    ids.add(id);
+  };
+  scheduler.cancel = (source, id) => {
+    cancel(source, id);
+    bySource.get(source)?.delete(id);
+  };
+  scheduler.cancelAll = (source) => {
+    const ids = bySource.get(source);
+    if (ids === undefined) return;
+    bySource.delete(source);
+    for (const id of ids) cancel(source, id);
+  };
+}
 
 /**
  * Gives `actor` the inspection id `id` before it starts. XState books ids `x:0`, `x:1`, … per
@@ -60,6 +100,7 @@ export class ActorSystem {
     };
     this.root = createActor(rootLogic, { id: 'runtime', clock, inspect: dispatch });
     assignStableId(this.root, 'runtime');
+    indexScheduler((this.root.system as unknown as { scheduler: Scheduler }).scheduler);
     this.root.start();
   }
 
@@ -68,11 +109,24 @@ export class ActorSystem {
     return { parent: this.root, id };
   }
 
-  /** Creates an actor of `logic` in this system with the stable id `id` (not started). */
+  /**
+   * Creates an actor of `logic` in this system with the stable id `id` (not started). The id is
+   * booked for it before XState constructs it, so its very first inspection event (`@xstate.actor`)
+   * already carries it, and the system's registry of actors is keyed by it: stopping the actor
+   * removes that entry (an id changed after construction would leave the booked one behind, holding
+   * the stopped actor).
+   */
   create<TLogic extends AnyActorLogic>(logic: TLogic, id: string, options: { input?: unknown } = {}): Actor<TLogic> {
-    const actor = createActor(logic, { ...this.member(id), ...(options as object) } as never) as Actor<TLogic>;
-    assignStableId(actor, id);
-    return actor;
+    const system = this.root.system as unknown as { _bookId: () => string };
+    const book = system._bookId;
+    system._bookId = () => id;
+    try {
+      const actor = createActor(logic, { ...this.member(id), ...(options as object) } as never) as Actor<TLogic>;
+      assignStableId(actor, id);
+      return actor;
+    } finally {
+      system._bookId = book;
+    }
   }
 
   /**

@@ -2,7 +2,7 @@
  * `session-actors replay FILE --machine PATH`: the what-if report after the replay; exit 0 when no
  * session departs, 1 when one does, 2 when the module holds no machine.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +48,20 @@ describe('session-actors replay --machine', () => {
     expect(stdout).toContain(`what-if replay of ${path}: 1 of 1 session departs from the recorded behaviour`);
     expect(stdout).toMatch(/ {2}sess…(\w{4}) {2}line \d+: idle timeout sess…\1\n/);
     expect(stdout).toMatch(/the recorded timer xstate\.after\.idleStopMs\.session\.container\.idle fired at/);
+    expect(code).toBe(1);
+  });
+
+  it('reports the departure of examples/shorter-idle.mjs, the README example, before the recorded timeout', async () => {
+    // The example imports the published package; here the same module body runs on the source.
+    const example = readFileSync(new URL('../../examples/shorter-idle.mjs', import.meta.url), 'utf8');
+    expect(example).toContain("from 'session-actors'");
+    const path = join(tmp(), 'shorter-idle.mjs');
+    writeFileSync(path, example.replace("'session-actors'", JSON.stringify(MACHINE)));
+    const { code, stdout } = await run(['replay', LOG, '--machine', path]);
+    expect(stdout).toContain(`what-if replay of ${path}: 1 of 1 session departs from the recorded behaviour`);
+    expect(stdout).toMatch(
+      /the new machine's timer xstate\.after\.idleStopMs\.session\.container\.idle \(after 100 ms\) would fire before this record/,
+    );
     expect(code).toBe(1);
   });
 

@@ -66,6 +66,21 @@ describe('executeBatch', () => {
     expect(existsSync(join(dir, 'inbound.db'))).toBe(false);
   });
 
+  it('answers a batch of barriers alone without opening any file (close() sends one to every live session)', () => {
+    const dir = tmp(); // no inbound.db: any open would fail
+    const barrier = (n: number): MailboxOp => ({ requestId: `b${n}`, kind: 'barrier', payload: { kind: 'barrier' } });
+    const results = executeBatch(
+      envIn(dir),
+      { sessionId: 's', ops: [barrier(1), barrier(2)], containerStatus: 'stopped' },
+      T0,
+    );
+    expect(results).toEqual([
+      { requestId: 'b1', kind: 'barrier', ok: true, value: undefined },
+      { requestId: 'b2', kind: 'barrier', ok: true, value: undefined },
+    ]);
+    expect(existsSync(join(dir, 'inbound.db'))).toBe(false);
+  });
+
   it('rejects an operation it does not know alone, and commits the rest of the batch', () => {
     const dir = tmp();
     const env = envIn(dir);

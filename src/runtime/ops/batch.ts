@@ -10,6 +10,7 @@
  *    the whole commit fails: nothing is half-written.
  * 3. Never throws: every failure is a per-operation `RuntimeError` result (a failed open or COMMIT
  *    rejects every operation of the batch with `STORAGE`).
+ * 4. A batch of barriers alone opens nothing (close() sends one to every live session).
  */
 import type { CommitInput, MailboxOp, OpResult } from '../../../machines/session.machine.js';
 import { RuntimeError, toStorageError } from '../../errors.js';
@@ -150,6 +151,10 @@ export function executeBatch(env: BatchEnv, input: CommitInput, at: number): OpR
     env.state.migrated = true;
     return result;
   };
+  // Barriers only order: a batch of nothing else touches no file.
+  if (input.ops.every((op) => op.kind === 'barrier')) {
+    return input.ops.map((op) => ({ requestId: op.requestId, kind: op.kind, ok: true, value: undefined }));
+  }
   const [only] = input.ops;
   if (input.ops.length === 1 && only !== undefined) {
     // A batch of one needs no savepoint: its failure rolls the whole transaction back.
