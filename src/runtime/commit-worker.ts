@@ -9,13 +9,7 @@
  *    centrally are handed back (`queued`, `settled`) for the main thread to apply before the
  *    callers settle; warnings are handed back too.
  * 3. `runJob` never throws: failures are per-operation results (executeBatch's own guarantee).
- * 4. A commit thread runs `COMMIT_THREAD_NICENESS` steps nicer than the process (Linux: the
- *    niceness of one thread, by its thread id), so when commits and the orchestrator's event loop
- *    compete for the cores the event loop is served first; a commit mostly waits on the disk and
- *    loses little ("commit threads run nicer than the event loop").
  */
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CommitInput } from '../../machines/session.machine.js';
 import { decodeOps, decodeResults, encodeResults, type EncodedOps, type EncodedResults } from './job-codec.js';
@@ -122,29 +116,8 @@ export function decodeReply(message: CommitReply | string): CommitReply {
   return { ...parsed, results: decodeResults(parsed.results) };
 }
 
-/** How many steps nicer than the process a commit thread runs (CFS weight 1024 → 110 at +10). */
-export const COMMIT_THREAD_NICENESS = 10;
-
-/**
- * Lowers the CPU priority of the calling thread alone (on Linux `setpriority` on a thread id
- * affects that thread only). Returns the thread id, or undefined where this cannot be done (not
- * Linux, no /proc): the thread then keeps the process's priority.
- */
-export function lowerThreadPriority(steps: number): number | undefined {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isSafeInteger(tid) || tid <= 0) return undefined;
-    setPriority(tid, Math.min(19, getPriority(tid) + steps));
-    return tid;
-  } catch {
-    // Not Linux, or refused: the thread keeps the process's priority, which is only slower.
-    return undefined;
-  }
-}
-
 const port = parentPort;
 if (port !== null && (workerData as { role?: unknown } | null)?.role === COMMIT_WORKER_ROLE) {
-  lowerThreadPriority(COMMIT_THREAD_NICENESS);
   port.on('message', (text: string) => {
     const reply = runJob(JSON.parse(text) as CommitJob);
     // File contents (readOutbox) are Buffers: those replies go as objects (structured clone keeps

@@ -1,11 +1,10 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { getPriority } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SessionOp } from '../../src/runtime/ops/types.js';
 import { RuntimeError } from '../../src/errors.js';
 import { CommitThreads } from '../../src/runtime/commit-threads.js';
-import { COMMIT_THREAD_NICENESS, type CommitJob, type CommitReply } from '../../src/runtime/commit-worker.js';
+import type { CommitJob, CommitReply } from '../../src/runtime/commit-worker.js';
 import { encodeOps } from '../../src/runtime/job-codec.js';
 import { fromWire, toWire } from '../../src/runtime/wire.js';
 import { createSessionDbs } from '../../src/store/session-db.js';
@@ -115,26 +114,6 @@ describe('commit threads', () => {
       ...batch(write(7)),
     });
     expect(fromWire(after.results)[0]).toMatchObject({ ok: true });
-    await threads.terminate();
-  });
-
-  it.runIf(process.platform === 'linux')('commit threads run nicer than the event loop', async () => {
-    // Linux: each thread's niceness is field 19 of /proc/self/task/<tid>/stat (after the comm).
-    const niceness = () =>
-      new Map(
-        readdirSync('/proc/self/task').map((tid) => {
-          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-          return [tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
-        }),
-      );
-    const base = getPriority();
-    const before = niceness();
-    const threads = new CommitThreads(1);
-    await run(threads, { ...session(tmp()), ...batch(write(1)) });
-    const added = [...niceness()].filter(([tid]) => !before.has(tid));
-    expect(added.filter(([, nice]) => nice === Math.min(19, base + COMMIT_THREAD_NICENESS))).toHaveLength(1);
-    expect(getPriority()).toBe(base); // the event loop's thread is untouched
-    expect(niceness().get(String(process.pid))).toBe(base);
     await threads.terminate();
   });
 });
