@@ -6,13 +6,17 @@
  * test/crash/create-crash.test.ts):
  * 1. A folder whose creation never committed (a `session_creations` row left by a crash) is
  *    removed when it holds no rows, and moved to `v2-sessions/.orphaned/<ag>/<session>` and
- *    reported when it does; either way no folder is left without its central row.
- * 2. Sessions the central DB says are running or idle have no container of ours: they are set
+ *    reported when it does, before `createRuntime` resolves.
+ * 2. Any other folder without its row is settled the same way right after start-up, off the
+ *    event loop's critical path and never racing a creation ("settles 3,000 stray folders after
+ *    createRuntime resolved, beside new sessions"); `whenIdle` waits for it, `close` stops it.
+ * 3. Sessions the central DB says are running or idle have no container of ours: they are set
  *    `stopped` (with an event saying why) and followed up like any exited container — a last poll
  *    delivers what it wrote, a sweep settles its claims.
- * 3. Scheduled wakes and unsettled outbound rows recorded in `session_work` are re-armed / polled.
+ * 4. Scheduled wakes and unsettled outbound rows recorded in `session_work` are re-armed / polled.
  */
-import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { lstatOrUndefined } from '../files/fs-errors.js';
@@ -77,10 +81,8 @@ function settleLeftover(dataDir: string, paths: SessionPaths, ag: string, sessio
 }
 
 /**
- * Cleans up session folders without a central row: those a `session_creations` row announces (a
- * creation a crash interrupted), and any other the folders of `v2-sessions/<ag>/` hold (a crash
- * of an older version, a row lost). One directory listing per agent group and one indexed query:
- * no session's files are opened unless it is such a leftover.
+ * Cleans up the folders of creations a crash interrupted: those a `session_creations` row
+ * announces. One indexed query; no session's files are opened unless it is such a leftover.
  */
 export function cleanUnfinishedCreations(central: Db, dataDir: string, paths: SessionPaths): Orphan[] {
   const orphans: Orphan[] = [];
@@ -92,21 +94,50 @@ export function cleanUnfinishedCreations(central: Db, dataDir: string, paths: Se
     }
     endCreation(central, sessionId);
   }
+  return orphans;
+}
+
+/** Folder names compared with the central rows per step of `settleStrayFolders`. */
+const STRAY_CHUNK = 2000;
+
+/**
+ * Any other session folder without its central row (a crash of an older version, a `v2.db`
+ * restored from an older copy), found after start-up instead of before it: the listings are read
+ * off the event loop, and names are checked a chunk per event-loop turn, so `createRuntime` over
+ * 100,000 sessions does not wait for 100,000 names. Safe beside the runtime's own work: a folder
+ * is settled in the same synchronous run in which its row was found missing, and a session's
+ * folder and row are created in one synchronous transaction on this thread, so a creation is
+ * never caught halfway. Stops between chunks once `stopped()` says so.
+ */
+export async function settleStrayFolders(
+  central: Db,
+  dataDir: string,
+  paths: SessionPaths,
+  onOrphan: (orphan: Orphan) => void,
+  stopped: () => boolean,
+): Promise<void> {
   const root = join(dataDir, SESSIONS_DIR);
-  if (lstatOrUndefined(root)?.isDirectory() !== true) return orphans;
-  const idsOf = central.prepare('SELECT id FROM sessions WHERE agent_group_id = ?').pluck();
-  for (const ag of readdirSync(root, { withFileTypes: true })) {
+  if (lstatOrUndefined(root)?.isDirectory() !== true) return;
+  const known = central.prepare(
+    'SELECT id FROM sessions WHERE agent_group_id = ? AND id IN (SELECT value FROM json_each(?))',
+  );
+  for (const ag of await readdir(root, { withFileTypes: true })) {
     if (!ag.isDirectory() || ag.name === ORPHANED_DIR || !isSafeSegment(ag.name)) continue;
-    const known = new Set(idsOf.all(ag.name) as string[]);
-    // Names only (no type per entry): with 100,000 sessions the listing is most of start-up.
-    for (const name of readdirSync(join(root, ag.name))) {
-      if (known.has(name) || !isSafeSegment(name)) continue;
-      if (lstatOrUndefined(join(root, ag.name, name))?.isDirectory() !== true) continue;
-      const orphan = settleLeftover(dataDir, paths, ag.name, name);
-      if (orphan !== undefined) orphans.push(orphan);
+    // Names only (no type per entry): with 100,000 sessions the listing is most of the work.
+    const names = (await readdir(join(root, ag.name))).filter((name) => isSafeSegment(name));
+    for (let i = 0; i < names.length; i += STRAY_CHUNK) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (stopped()) return;
+      const chunk = names.slice(i, i + STRAY_CHUNK);
+      const rows = new Set(known.pluck().all(ag.name, JSON.stringify(chunk)) as string[]);
+      for (const name of chunk) {
+        if (rows.has(name)) continue;
+        if (lstatOrUndefined(join(root, ag.name, name))?.isDirectory() !== true) continue;
+        const orphan = settleLeftover(dataDir, paths, ag.name, name);
+        if (orphan !== undefined) onOrphan(orphan);
+      }
     }
   }
-  return orphans;
 }
 
 /** Sessions left running or idle by a previous process, set `stopped` in the central DB. */

@@ -57,7 +57,13 @@ import { CommitScheduler } from './commit-scheduler.js';
 import { CommitThreads } from './commit-threads.js';
 import { LastActive } from './last-active.js';
 import { DataDirLock } from './ownership.js';
-import { cleanUnfinishedCreations, orphanError, reconcileStatuses } from './recovery.js';
+import {
+  cleanUnfinishedCreations,
+  orphanError,
+  reconcileStatuses,
+  settleStrayFolders,
+  type Orphan,
+} from './recovery.js';
 import { Registry } from './registry.js';
 import type { SessionActor } from './session-actor.js';
 import { directOutboundRows, queueDirectOutbound } from './session-env.js';
@@ -135,6 +141,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private closing: Promise<void> | undefined;
   /** Set when close() has stopped every part. */
   private closed = false;
+  /** The start-up check for session folders without a row, while it runs (src/runtime/recovery.ts). */
+  private strayScan: Promise<void> | undefined;
 
   /** Use `createRuntime`. */
   constructor(
@@ -235,10 +243,20 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * @internal
    */
   recover(): void {
-    for (const orphan of cleanUnfinishedCreations(this.central, this.dataDir, this.paths)) {
-      this.logger.warn({ ...orphan }, 'folder of an interrupted session creation cleaned up');
+    const orphaned = (orphan: Orphan) => {
+      this.logger.warn({ ...orphan }, 'session folder without its central row cleaned up');
       if (orphan.movedTo !== null) setImmediate(() => this.report(orphanError(orphan), orphan.sessionId));
-    }
+    };
+    for (const orphan of cleanUnfinishedCreations(this.central, this.dataDir, this.paths)) orphaned(orphan);
+    this.strayScan = settleStrayFolders(
+      this.central,
+      this.dataDir,
+      this.paths,
+      orphaned,
+      () => this.closing !== undefined,
+    )
+      .catch((error: unknown) => this.report(toStorageError(error, 'stray session folders')))
+      .finally(() => (this.strayScan = undefined));
     const reconciled = reconcileStatuses(this.central);
     for (const r of reconciled) {
       this.recorder?.record({ k: 'reconcile', s: r.sessionId, from: r.from });
@@ -662,6 +680,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.supervisor.stopWatching();
     this.host.seal();
     await Promise.allSettled(this.host.all().map((a) => a.untilDrained()));
+    await this.strayScan;
     this.closed = true;
     this.watch?.stop();
     this.scheduler.stop();
@@ -700,7 +719,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   private isIdle(): boolean {
-    if (this.commitsInFlight > 0 || this.registry.busy || this.loop.deliverer.pending > 0 || this.clock.anyDue()) {
+    if (
+      this.commitsInFlight > 0 ||
+      this.registry.busy ||
+      this.loop.deliverer.pending > 0 ||
+      this.strayScan !== undefined ||
+      this.clock.anyDue()
+    ) {
       return false;
     }
     for (const actor of this.host.all()) if (!actor.isSettled()) return false;
