@@ -5,8 +5,9 @@
  *
  *   node --import tsx scripts/bench-tables.ts            # every bench, in run order
  *   node --import tsx scripts/bench-tables.ts ingest e2e
+ *   node --import tsx scripts/bench-tables.ts --readme   # rewrite README.md between its bench markers
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { figuresTable, type Figure } from '../bench/figures.js';
@@ -20,7 +21,10 @@ interface Results {
   env: { node: string; cpuModel: string; cpuCount: number; date: string; loadAvg: number[] };
 }
 
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const readme = args.includes('--readme');
+const wanted = args.filter((a) => a !== '--readme');
+let out = '';
 for (const name of wanted.length > 0 ? wanted : ORDER) {
   const path = join(RESULTS, `${name}.json`);
   if (!existsSync(path)) {
@@ -30,9 +34,20 @@ for (const name of wanted.length > 0 ? wanted : ORDER) {
   }
   const r = JSON.parse(readFileSync(path, 'utf8')) as Results;
   const { env } = r;
-  process.stdout.write(
+  out +=
     `#### ${name}\n\n${r.runs} runs, ${env.date.slice(0, 16).replace('T', ' ')} UTC, node ${env.node}, ` +
-      `${env.cpuCount} × ${env.cpuModel}, load ${env.loadAvg.map((l) => l.toFixed(2)).join(' ')}\n\n` +
-      `${figuresTable(r.figures)}\n\n`,
-  );
+    `${env.cpuCount} × ${env.cpuModel}, load ${env.loadAvg.map((l) => l.toFixed(2)).join(' ')}\n\n` +
+    `${figuresTable(r.figures)}\n\n`;
+}
+if (readme) {
+  const file = join(RESULTS, '..', '..', 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const start = '<!-- bench-tables:start -->';
+  const end = '<!-- bench-tables:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a === -1 || b < a) throw new Error(`README.md has no ${start} … ${end} block`);
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n\n${out}${text.slice(b)}`);
+} else {
+  process.stdout.write(out);
 }
