@@ -283,7 +283,8 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       const baseMs = readEveryRow(ds.dataDir);
       const startMs = await startUp(ds.dataDir);
       log(opts.verbose, `scale: run ${run}/${runCount}: re-activation of ${sample} sessions …`);
-      const re = await reactivation(ds, sample, `r${run}`);
+      // Ids unique to this invocation too: a data set passed with --dataset may hold an earlier one's.
+      const re = await reactivation(ds, sample, `r${run}-${Date.now().toString(36)}`);
       log(opts.verbose, `scale: run ${run}/${runCount}: ${live} live actors (child process) …`);
       const mem = await measureActors(ds.dataDir, live);
       runs.add('scale.start', { value: startMs, baseline: baseMs });
