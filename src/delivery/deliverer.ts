@@ -3,7 +3,7 @@
  * (with their outbox files), the host (`system.message`), or nowhere (recorded `failed`) — and the
  * outcome is recorded in `delivered` through the session's mailbox.
  *
- * Invariants (guarded by test/delivery/deliverer.test.ts and test/runtime/delivery-rules.test.ts):
+ * Invariants (guarded by test/runtime/delivery-rules.test.ts):
  * 1. A message is never delivered twice: it is skipped while a delivery of it is in flight, and it
  *    stays in flight until its `delivered` record is committed (polls only return unsettled rows).
  * 2. A failing adapter is retried `maxAttempts` times with exponential backoff on the injected

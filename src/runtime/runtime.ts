@@ -4,12 +4,14 @@
  * together here; none of them imports it.
  *
  * - the registry (src/runtime/registry.ts): which session a message belongs to;
- * - the session host (session-host.ts): live session actors and their mailboxes, commits on the
- *   commit threads (commit-threads.ts) in fair turns (commit-scheduler.ts);
+ * - the session host (session-host.ts): live session actors and their mailboxes, commits handed
+ *   to the commit threads (commit-dispatch.ts, commit-threads.ts) in fair turns
+ *   (commit-scheduler.ts);
  * - the supervisor (supervisor.ts): containers, liveness, what follows an exit;
  * - the session loop (session-loop.ts): what commits bring back — delivery (src/delivery/),
  *   violations, scheduled and stranded work (work-scheduler.ts);
- * - start-up (recovery.ts), ownership (ownership.ts), observers (central-watch.ts), the event log.
+ * - start-up (recovery.ts), ownership (ownership.ts), observers (central-watch.ts), the event log,
+ *   the dashboard's journal of state changes (session-journal.ts).
  *
  * Invariants (guarded by test/runtime/*.test.ts):
  * 1. Every public method validates its arguments first and rejects (never throws) with a
@@ -23,7 +25,7 @@ import { EventEmitter } from 'eventemitter3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { InspectionEvent, Observer } from 'xstate';
-import type { CommitInput, OpResult, SessionEmitted } from '../../machines/session.machine.js';
+import type { SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver } from '../container/driver.js';
 import { adapterLookup } from '../delivery/router.js';
 import { consoleAdapter } from '../delivery/console-adapter.js';
@@ -35,7 +37,6 @@ import { violationOf } from '../files/container-violation.js';
 import { centralDbPath, createPaths, type SessionPaths } from '../files/paths.js';
 import { repairInbound } from '../store/repair-inbound.js';
 import {
-  deleteDirectOutbound,
   getSession,
   listSessions,
   markSessionClosed,
@@ -54,7 +55,7 @@ import { guarded, logSettings, noneDriver, readFilter, recordingIds, toInfo, WRI
 import { CentralWatch, type CentralChange } from './central-watch.js';
 import { randomIds, systemClock, type IdSource } from './clock.js';
 import { CommitScheduler } from './commit-scheduler.js';
-import { CommitThreads } from './commit-threads.js';
+import { CommitDispatch } from './commit-dispatch.js';
 import { LastActive } from './last-active.js';
 import { DataDirLock } from './ownership.js';
 import {
@@ -66,11 +67,10 @@ import {
 } from './recovery.js';
 import { Registry } from './registry.js';
 import type { SessionActor } from './session-actor.js';
-import { directOutboundRows, queueDirectOutbound } from './session-env.js';
 import { SessionHost } from './session-host.js';
 import { SessionJournal } from './session-journal.js';
 import { SessionLoop } from './session-loop.js';
-import { countMessages, type OutboundRow, type SessionOp } from './session-ops.js';
+import { countMessages } from './session-ops.js';
 import { describeSession } from './session-view.js';
 import { resolveSettings, type RuntimeOptions, type Settings } from './settings.js';
 import { Supervisor } from './supervisor.js';
@@ -98,8 +98,6 @@ import {
   validId,
 } from './validate.js';
 import { Violations } from './violations.js';
-import { encodeOps } from './job-codec.js';
-import { fromWire } from './wire.js';
 import { WorkScheduler } from './work-scheduler.js';
 
 export type { RuntimeOptions } from './settings.js';
@@ -125,15 +123,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   private readonly supervisor: Supervisor;
   private readonly loop: SessionLoop;
   private readonly scheduler: WorkScheduler;
-  private readonly threads = CommitThreads.shared();
   private readonly commitSlots: CommitScheduler;
   private readonly journal = new SessionJournal();
   private readonly violations: Violations;
+  private readonly commits: CommitDispatch;
   private readonly recorder: Recorder | undefined;
   private readonly lastActive: LastActive;
   private readonly watch: CentralWatch | undefined;
   /** Batches on a commit thread (also of actors already dropped): whenIdle waits for them. */
-  private commitsInFlight = 0;
   /** closeSession calls in flight, by session. */
   private readonly sessionClosings = new Map<string, Promise<void>>();
   private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
@@ -167,10 +164,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const ids = options.ids ?? randomIds(this.clock);
     this.ids = this.recorder === undefined ? ids : recordingIds(ids, this.recorder);
     this.violations = new Violations(this.logger, (e) => this.emit('container.violation', e));
+    this.commits = new CommitDispatch({
+      central: this.central,
+      paths: this.paths,
+      settings: this.settings,
+      logger: this.logger,
+      violations: this.violations,
+      report: (error, sessionId) => this.report(error, sessionId),
+    });
 
     this.system = new ActorSystem(this.clock, (error) => this.report(error));
     if (options.inspect !== undefined) this.system.inspect(options.inspect);
-    this.system.inspect((e) => this.journalOf(e));
+    this.system.inspect((e) => this.journal.observeInspection(e, this.clock.now()));
     this.registry = new Registry(
       { central: this.central, paths: this.paths, clock: this.clock, ids: this.ids },
       { system: this.system, onError: (error) => this.report(error) },
@@ -181,7 +186,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       settings: this.settings,
       scheduler: this.commitSlots,
       recorder: this.recorder,
-      commit: (actor, input, at, done) => this.commit(actor, input, at, done),
+      commit: (actor, input, at, done) => this.commits.commit(actor, input, at, done),
       startContainer: (id) => this.supervisor.start(id),
       stopContainer: (id, reason) => this.supervisor.stopHandle(id, reason),
       onResults: (id, results, at, opOf) => this.loop.onResults(id, results, at, opOf),
@@ -720,7 +725,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   private isIdle(): boolean {
     if (
-      this.commitsInFlight > 0 ||
+      this.commits.inFlight > 0 ||
       this.registry.busy ||
       this.loop.deliverer.pending > 0 ||
       this.strayScan !== undefined ||
@@ -850,85 +855,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // A closed session's actor only reads and clears files: it never writes nor starts a container.
     if (row.status === 'closed' && !actor.sessionClosed) actor.markClosed();
     return actor;
-  }
-
-  /** Commits a batch of `actor` on a commit thread; `done` gets its results on the event loop. */
-  private commit(actor: SessionActor, input: CommitInput, at: number, done: (results: OpResult[]) => void): void {
-    const { paths, settings } = this;
-    const ag = actor.agentGroupId;
-    const sessionId = actor.id;
-    let direct: OutboundRow[] = [];
-    if (input.ops.some((op) => op.kind === 'pollOutbound')) {
-      try {
-        direct = directOutboundRows(this.central, sessionId);
-      } catch (error) {
-        this.report(toStorageError(error, 'direct outbound'), sessionId);
-      }
-    }
-    this.commitsInFlight++;
-    const writesOutbound: number[] = [];
-    input.ops.forEach((op, i) => {
-      if (op.writesOutbound === true) writesOutbound.push(i);
-    });
-    this.threads.run(
-      {
-        env: {
-          sessionDir: paths.sessionDir(ag, sessionId),
-          inboundDbPath: paths.inboundDbPath(ag, sessionId),
-          outboundDbPath: paths.outboundDbPath(ag, sessionId),
-          heartbeatPath: paths.heartbeatPath(ag, sessionId),
-          maxAttachmentBytes: settings.maxAttachmentBytes,
-          maxMessageBytes: settings.maxMessageBytes,
-          retry: { maxTries: settings.maxTries, backoffMs: settings.retryBackoffMs },
-          poll: {
-            maxPollRows: settings.maxPollRows,
-            maxOutboundBytes: settings.maxOutboundBytes,
-            timezone: settings.timezone,
-          },
-          migrate: !actor.migrated,
-        },
-        sessionId,
-        containerStatus: input.containerStatus,
-        ops: encodeOps(input.ops.map((op) => op.payload as SessionOp)),
-        writesOutbound,
-        at,
-        direct,
-      },
-      (reply) => {
-        this.commitsInFlight--;
-        actor.migrated = true;
-        for (const [details, message] of reply.warnings) this.logger.warn({ sessionId, ...details }, message);
-        for (const v of reply.violations ?? []) this.violations.report(sessionId, v, true);
-        try {
-          for (const q of reply.queued) queueDirectOutbound(this.central, sessionId, q.message, q.timestamp);
-          for (const id of reply.settled) deleteDirectOutbound(this.central, sessionId, id);
-        } catch (error) {
-          this.report(toStorageError(error, 'direct outbound'), sessionId);
-        }
-        // Results come back in operation order, keyed by index: give them their request ids back.
-        const results = fromWire(reply.results);
-        for (let i = 0; i < results.length; i++) results[i]!.requestId = input.ops[i]!.requestId;
-        done(results);
-      },
-    );
-  }
-
-  /** Feeds the session journal from the inspection stream (state changes per region). */
-  private journalOf(e: InspectionEvent): void {
-    if (e.type !== '@xstate.snapshot') return;
-    const id = (e.actorRef as { id?: unknown }).id;
-    if (typeof id !== 'string' || !id.startsWith('session:')) return;
-    const snapshot = e.snapshot as { value?: unknown; context?: { reason?: unknown } };
-    if (typeof snapshot.value !== 'object' || snapshot.value === null) return;
-    const value = snapshot.value as Record<string, string>;
-    const reason = typeof snapshot.context?.reason === 'string' ? snapshot.context.reason : null;
-    this.journal.observe(
-      id.slice('session:'.length),
-      value,
-      e.event.type,
-      reason,
-      new Date(this.clock.now()).toISOString(),
-    );
   }
 
   /** An observer's view of another process's runtime, as events. */

@@ -1,7 +1,7 @@
 /**
  * Commit results across a thread boundary. A worker's results are structured-cloned, which keeps
  * plain data but turns a `RuntimeError` into a plain `Error` (its `code` lost) and a `Buffer` into
- * a `Uint8Array`; these two functions carry both over intact (test/runtime/wire.test.ts).
+ * a `Uint8Array`; these two functions carry both over intact (test/runtime/commit-threads.test.ts, "keeps RuntimeError codes and extra fields across the thread boundary", "revives file contents as Buffers").
  */
 import type { OpResult } from '../../machines/session.machine.js';
 import { RuntimeError, type ErrorCode } from '../errors.js';
