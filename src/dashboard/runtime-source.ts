@@ -14,10 +14,15 @@
  *    unknown columns `null`.
  * 3. Listeners are removed and the timer cleared by `dispose()`; a runtime closing underneath
  *    stops the periodic re-list instead of throwing from a timer.
+ * 4. Message counts the view does not carry are asked of `messageCounts` (a read through the
+ *    session's mailbox, off the event loop) for the rows a page shows and the selected session
+ *    only: once when first shown, again after an event says they changed, never more than one
+ *    request per session in flight; a page is answered at once with what is known and the rows
+ *    are announced again when their counts arrive ("counts the rows of the page it shows").
  */
 import type { InspectionEvent } from 'xstate';
 import type { Runtime } from '../runtime/runtime.js';
-import type { SessionInfo } from '../runtime/types.js';
+import type { MessageCounts, SessionInfo } from '../runtime/types.js';
 import {
   rowMatcher,
   type DashboardSource,
@@ -33,6 +38,7 @@ import {
 /** The part of the runtime this source uses; `describeSession` arrives later and is optional. */
 export type DescribableRuntime = Pick<Runtime, 'listSessions' | 'getSession' | 'sessionMode' | 'on' | 'off'> & {
   describeSession?: (sessionId: string) => SessionView | undefined;
+  messageCounts?: (sessionId: string) => Promise<MessageCounts>;
   inspect?: (observer: (event: InspectionEvent) => void) => { unsubscribe(): void };
 };
 
@@ -109,6 +115,26 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
   const live = new Map<string, LiveActor>();
   /** A status change's reason that arrived before the inspection stream showed the change. */
   const reasons = new Map<string, { to: string; reason: string }>();
+  /** Invariant 4: counts known per session, those an event made stale, requests in flight. */
+  const counts = new Map<string, MessageCounts>();
+  const staleCounts = new Set<string>();
+  const counting = new Set<string>();
+  let disposed = false;
+  const countsOf = (id: string): MessageCounts | undefined => {
+    if (rt.messageCounts !== undefined && !counting.has(id) && (!counts.has(id) || staleCounts.has(id))) {
+      counting.add(id);
+      staleCounts.delete(id);
+      rt.messageCounts(id).then(
+        (c) => {
+          counting.delete(id);
+          counts.set(id, c);
+          if (!disposed) notify([id]);
+        },
+        () => void counting.delete(id), // closed or unknown: the counts stay unknown
+      );
+    }
+    return counts.get(id);
+  };
 
   const notify = (ids: string[]) => {
     for (const cb of listeners) cb(ids);
@@ -152,24 +178,32 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
     rows.set(id, row);
     return row;
   };
+  const withCounts = (row: SessionRow, c: MessageCounts | null | undefined): SessionRow =>
+    c === null || c === undefined
+      ? row
+      : { ...row, messagesIn: c.messagesIn, messagesOut: c.messagesOut, failed: c.failed };
   const withView = (row: SessionRow, view: SessionView | undefined): SessionRow =>
     view === undefined
-      ? row
-      : {
-          ...row,
-          containerStatus: view.session.containerStatus,
-          lastActive: view.session.lastActive,
-          queued: view.queued,
-          messagesIn: view.counts?.messagesIn ?? null,
-          messagesOut: view.counts?.messagesOut ?? null,
-          failed: view.counts?.failed ?? null,
-        };
+      ? withCounts(row, countsOf(row.id))
+      : withCounts(
+          {
+            ...row,
+            containerStatus: view.session.containerStatus,
+            lastActive: view.session.lastActive,
+            queued: view.queued,
+          },
+          view.counts ?? countsOf(row.id),
+        );
 
   for (const info of rt.listSessions()) remember(info);
 
   const changed = (id: string) => {
     dirty.add(id);
     notify([id]);
+  };
+  const countsChanged = (id: string) => {
+    if (counts.has(id)) staleCounts.add(id);
+    changed(id);
   };
   const handlers = {
     'session.created': (e: { session: SessionInfo }) => {
@@ -201,7 +235,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
       changed(e.sessionId);
     },
     'message.written': (e: { sessionId: string; duplicate: boolean }) => {
-      if (!e.duplicate) changed(e.sessionId);
+      if (!e.duplicate) countsChanged(e.sessionId);
     },
     'outbound.delivered': (e: { sessionId: string; messageId: string }) => {
       const at = new Date(now()).toISOString();
@@ -215,7 +249,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
         error: null,
       };
       push(deliveries, e.sessionId, d, MAX_DELIVERIES);
-      changed(e.sessionId);
+      countsChanged(e.sessionId);
     },
     'outbound.failed': (e: { sessionId: string; messageId: string; error: Error }) => {
       const d: DetailDelivery = {
@@ -228,7 +262,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
         error: e.error instanceof Error ? e.error.message : String(e.error),
       };
       push(deliveries, e.sessionId, d, MAX_DELIVERIES);
-      changed(e.sessionId);
+      countsChanged(e.sessionId);
     },
   };
   for (const [event, handler] of Object.entries(handlers)) rt.on(event as never, handler as never);
@@ -322,7 +356,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
           row,
           state: view.state ?? { container: row.containerStatus },
           stateComplete: view.state !== null,
-          delivered: view.counts?.delivered ?? null,
+          delivered: (view.counts ?? counts.get(id))?.delivered ?? null,
           container: view.container,
           transitions: view.transitions.map((t) => ({ ...t, index: null })),
           deliveries: view.deliveries,
@@ -333,7 +367,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
         row,
         state: actor === undefined ? { container: row.containerStatus } : { ...actor.state },
         stateComplete: actor !== undefined,
-        delivered: null,
+        delivered: counts.get(id)?.delivered ?? null,
         container: null,
         transitions: history(id),
         deliveries: [...(deliveries.get(id) ?? [])],
@@ -345,6 +379,7 @@ export function runtimeSource(rt: DescribableRuntime, options: RuntimeSourceOpti
       return () => void listeners.delete(cb);
     },
     dispose() {
+      disposed = true;
       if (timer !== undefined) clearInterval(timer);
       inspection?.unsubscribe();
       for (const [event, handler] of Object.entries(handlers)) rt.off(event as never, handler as never);

@@ -146,6 +146,55 @@ describe('runtimeSource over a live runtime', () => {
     }
   });
 
+  it('counts the rows of the page it shows, and counts again after a write', async () => {
+    const { rt } = await testRuntime(tmp());
+    try {
+      const ids: string[] = [];
+      for (const threadId of ['t-1', 't-2', 't-3']) {
+        const { session } = await rt.resolveSession({
+          agentGroupId: 'ag-main',
+          messagingGroupId: 'mg-slack',
+          threadId,
+          mode: 'per-thread',
+        });
+        ids.push(session.id);
+      }
+      await rt.writeMessage(ids[0]!, chat('m-1', 'one'));
+      await rt.writeMessage(ids[0]!, chat('m-2', 'two'));
+      const asked: string[] = [];
+      const count = rt.messageCounts.bind(rt);
+      rt.messageCounts = (id: string) => {
+        asked.push(id);
+        return count(id);
+      };
+      const source = runtimeSource(rt, { refreshMs: 0 });
+      const announced: string[][] = [];
+      source.onChange((changed) => announced.push(changed));
+      // Unknown at first: the page is answered at once, the counts are asked for its rows only.
+      expect(source.sessions({ offset: 0, limit: 2 }).rows.map((r) => r.messagesIn)).toEqual([null, null]);
+      expect(asked).toEqual(ids.slice(0, 2));
+      await rt.whenIdle();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(announced.flat()).toEqual(ids.slice(0, 2));
+      const rows = source.sessions({ offset: 0, limit: 2 }).rows;
+      expect(rows.map((r) => [r.messagesIn, r.messagesOut, r.failed])).toEqual([
+        [2, 0, 0],
+        [0, 0, 0],
+      ]);
+      expect(asked).toHaveLength(2); // known counts are not asked again
+      await rt.writeMessage(ids[0]!, chat('m-3', 'three'));
+      source.sessions({ offset: 0, limit: 2 });
+      expect(asked).toEqual([...ids.slice(0, 2), ids[0]]);
+      await rt.whenIdle();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(source.sessions({ offset: 0, limit: 2 }).rows[0]!.messagesIn).toBe(3);
+      expect(source.session(ids[0]!)!.delivered).toBe(0);
+      source.dispose?.();
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('sees sessions created after it started, and removes its listeners on dispose', async () => {
     const { rt } = await testRuntime(tmp());
     try {
