@@ -13,6 +13,7 @@ import { createRuntime, type RuntimeOptions } from '../../src/runtime/runtime.js
 import { recordingChannels } from '../../src/testing/index.js';
 import { nextEvent } from '../helpers/events.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { oneSession } from '../helpers/one-session.js';
 
 const tmp = useTmpDir();
 
@@ -38,14 +39,7 @@ function recorder(fail = 0) {
 
 async function start(options: Partial<RuntimeOptions> & { driver: ContainerDriver }) {
   const rt = await createRuntime({ dataDir: tmp(), pollMs: 40, deliveryBackoffMs: 20, retryBackoffMs: 50, ...options });
-  await rt.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await rt.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await rt.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
-    threadId: null,
-    mode: 'shared',
-  });
+  const session = await oneSession(rt, { channelType: 'slack', platformId: 'C1' });
   return { rt, session };
 }
 

@@ -11,6 +11,7 @@ import { processDriver } from '../../src/container/process-driver.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 import type { ChannelAdapter, OutboundDelivery } from '../../src/runtime/types.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { oneSession } from '../helpers/one-session.js';
 
 const tmp = useTmpDir();
 
@@ -39,14 +40,7 @@ describe('a scheduled message, end to end', () => {
       rt.on('container.status', (e) => {
         if (e.to === 'running') started.push(Date.now());
       });
-      await rt.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-      await rt.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-      const { session } = await rt.resolveSession({
-        agentGroupId: 'ag',
-        messagingGroupId: 'mg',
-        threadId: null,
-        mode: 'shared',
-      });
+      const session = await oneSession(rt, { channelType: 'slack', platformId: 'C1' });
 
       const due = Date.now() + 2000;
       await rt.writeMessage(session.id, {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime, type TestRuntimeOptions } from '../../src/testing/index.js';
+import { oneSession } from '../helpers/one-session.js';
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -25,11 +26,9 @@ function query<T>(path: string, sql: string): T[] {
 /** A per-thread Slack session (thread `th`); the host polls every 100 ms and stops idle containers after 5 s. */
 async function setup(options: TestRuntimeOptions = {}) {
   t = await createTestRuntime({ pollMs: 100, idleStopMs: 5000, ...options });
-  await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await t.runtime.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
+  const session = await oneSession(t.runtime, {
+    channelType: 'slack',
+    platformId: 'C1',
     threadId: 'th',
     mode: 'per-thread',
   });

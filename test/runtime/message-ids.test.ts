@@ -13,20 +13,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isRuntimeError } from '../../src/errors.js';
 import { createTestRuntime, type TestRuntime } from '../../src/testing/index.js';
+import { oneSession } from '../helpers/one-session.js';
 
 const GOOGLE_CHAT_ID = 'spaces/AAA/messages/BBB.CCC';
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 
 async function setup(): Promise<{ t: TestRuntime; sessionId: string; sessionDir: string }> {
   const t = await createTestRuntime({ pollMs: 100 });
-  await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'gchat', platformId: 'spaces/AAA' });
-  const { session } = await t.runtime.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
-    threadId: null,
-    mode: 'shared',
-  });
+  const session = await oneSession(t.runtime, { channelType: 'gchat', platformId: 'spaces/AAA' });
   return { t, sessionId: session.id, sessionDir: t.runtime.paths.sessionDir('ag', session.id) };
 }
 

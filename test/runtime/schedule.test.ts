@@ -17,6 +17,7 @@ import { createRuntime } from '../../src/runtime/runtime.js';
 import { createTestRuntime, TEST_START, TestClock, type TestRuntime } from '../../src/testing/index.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { oneSession } from '../helpers/one-session.js';
 
 const tmp = useTmpDir();
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -51,14 +52,7 @@ function inboundRows(t: TestRuntime, sessionId: string): Row[] {
 /** A test runtime whose containers go away soon after their work, so only timers can wake them. */
 async function setup(options: Parameters<typeof createTestRuntime>[0] = {}) {
   const t = await createTestRuntime({ pollMs: 500, agentPollMs: 500, idleStopMs: 1000, ...options });
-  await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await t.runtime.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
-    threadId: null,
-    mode: 'shared',
-  });
+  const session = await oneSession(t.runtime, { channelType: 'slack', platformId: 'C1' });
   return { t, sessionId: session.id };
 }
 

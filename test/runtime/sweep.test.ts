@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestRuntime, turn, type TestRuntime, type TestRuntimeOptions } from '../../src/testing/index.js';
+import { oneSession } from '../helpers/one-session.js';
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -26,14 +27,7 @@ function query<T>(path: string, sql: string, ...args: unknown[]): T[] {
 /** A test runtime with one shared Slack session; the host polls every second. */
 async function setup(options: TestRuntimeOptions = {}) {
   t = await createTestRuntime({ pollMs: 1000, claimSilenceMs: 60_000, retryBackoffMs: 5000, ...options });
-  await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await t.runtime.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
-    threadId: null,
-    mode: 'shared',
-  });
+  const session = await oneSession(t.runtime, { channelType: 'slack', platformId: 'C1' });
   const id = session.id;
   const inbound = t.runtime.paths.inboundDbPath('ag', id);
   const outbound = t.runtime.paths.outboundDbPath('ag', id);

@@ -15,6 +15,7 @@ import { recordingChannels, TestClock } from '../../src/testing/index.js';
 import { fakeDriver } from '../helpers/fake-driver.js';
 import { T0 } from '../helpers/runtime.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { oneSession } from '../helpers/one-session.js';
 
 const tmp = useTmpDir();
 
@@ -31,14 +32,7 @@ async function setup() {
     ids: sequentialIds(),
     pollMs: 1000,
   });
-  await rt.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await rt.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await rt.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
-    threadId: null,
-    mode: 'shared',
-  });
+  const session = await oneSession(rt, { channelType: 'slack', platformId: 'C1' });
   const read = <T>(file: 'inbound.db' | 'outbound.db', sql: string): T[] => {
     const db = new Database(`${rt.paths.sessionDir('ag', session.id)}/${file}`, { readonly: true });
     try {

@@ -4,16 +4,15 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { digestDataDir } from '../../src/index.js';
 import { createTestRuntime, TEST_START, turn } from '../../src/testing/index.js';
+import { oneSession } from '../helpers/one-session.js';
 
 /** One scripted conversation; returns what a test would look at. */
 async function conversation() {
   const t = await createTestRuntime({ agent: (m) => turn.reply({ text: m.text.toUpperCase() }) });
   try {
-    await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-    await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'telegram', platformId: 'chat-1' });
-    const { session } = await t.runtime.resolveSession({
-      agentGroupId: 'ag',
-      messagingGroupId: 'mg',
+    const session = await oneSession(t.runtime, {
+      channelType: 'telegram',
+      platformId: 'chat-1',
       threadId: 'topic',
       mode: 'per-thread',
     });
@@ -173,14 +172,7 @@ describe('createTestRuntime', () => {
     }) as typeof process.stdout.write);
     const t = await createTestRuntime({ channels: null, driver: 'none' });
     try {
-      await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-      await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'anything', platformId: 'P' });
-      const { session } = await t.runtime.resolveSession({
-        agentGroupId: 'ag',
-        messagingGroupId: 'mg',
-        threadId: null,
-        mode: 'shared',
-      });
+      const session = await oneSession(t.runtime, { channelType: 'anything', platformId: 'P' });
       const delivered = t.record('outbound.delivered');
       await t.runtime.writeOutboundDirect(session.id, {
         id: 'o1',
@@ -240,14 +232,7 @@ describe('createTestRuntime', () => {
     // simulated clock whenIdle(), settle() and advance() never resolved.
     const t = await createTestRuntime({ driver: 'none', deliveryAttempts: 2, deliveryBackoffMs: 100 });
     try {
-      await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-      await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-      const { session } = await t.runtime.resolveSession({
-        agentGroupId: 'ag',
-        messagingGroupId: 'mg',
-        threadId: null,
-        mode: 'shared',
-      });
+      const session = await oneSession(t.runtime, { channelType: 'slack', platformId: 'C1' });
       t.channels.channel('slack').failNext(1);
       const delivered = t.record('outbound.delivered');
       await t.runtime.writeOutboundDirect(session.id, {

@@ -9,6 +9,7 @@ import {
   type TestRuntime,
   type TestRuntimeOptions,
 } from '../../src/testing/index.js';
+import { oneSession } from '../helpers/one-session.js';
 
 let t: TestRuntime | undefined;
 afterEach(async () => {
@@ -19,14 +20,7 @@ afterEach(async () => {
 /** A test runtime with one agent group, one Slack messaging group and one shared session. */
 async function setup(options: TestRuntimeOptions = {}) {
   t = await createTestRuntime(options);
-  await t.runtime.upsertAgentGroup({ id: 'ag', name: 'Agent' });
-  await t.runtime.upsertMessagingGroup({ id: 'mg', channelType: 'slack', platformId: 'C1' });
-  const { session } = await t.runtime.resolveSession({
-    agentGroupId: 'ag',
-    messagingGroupId: 'mg',
-    threadId: null,
-    mode: 'shared',
-  });
+  const session = await oneSession(t.runtime, { channelType: 'slack', platformId: 'C1' });
   const p = t.runtime.paths;
   return {
     t,
