@@ -37,16 +37,7 @@ import {
   type PollResult,
   type SweepResult,
 } from '../runtime/session-ops.js';
-import {
-  parseAgentGroup,
-  parseFilenames,
-  parseInboundMessage,
-  parseMessagingGroup,
-  parseOutboundDirect,
-  parseResolve,
-  parseText,
-  validId,
-} from '../runtime/validate.js';
+import { parseAgentGroup, parseMessagingGroup, parseResolve, validId } from '../runtime/validate.js';
 import {
   getSession,
   markSessionClosed,
@@ -59,9 +50,9 @@ import {
 import type { Db } from '../store/session-db.js';
 import { digestDataDir } from './digest.js';
 import { DigestThread } from './parallel-digest.js';
-import { RECONCILED_REASON, toLogJSON, type LogHeader, type LogRecord, type Transition } from './format.js';
+import { RECONCILED_REASON, type LogHeader, type LogRecord, type Transition } from './format.js';
 import { readLog, type LogSource } from './read-log.js';
-import { summarizeResult } from './recorder.js';
+import { comparable, recordedError, sameResult, validationCode } from './replay-checks.js';
 import { createScratchSessionFolder, openScratchConnection } from './scratch.js';
 import { assertMachine, WhatIf, type WhatIfReport } from './what-if.js';
 
@@ -177,94 +168,6 @@ class DivergenceFound extends Error {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** What a result looks like once logged: comparable across the live run and the replay. */
-function comparable(result: OpResult | undefined): unknown {
-  if (result === undefined) return undefined;
-  // The common case, cheaply: a write's result is its seq and duplicate flag.
-  if (result.ok && result.kind === 'writeMessage') {
-    const v = result.value as { seq: number; duplicate: boolean };
-    return { requestId: result.requestId, ok: true, value: { seq: v.seq, duplicate: v.duplicate } };
-  }
-  if (!result.ok) {
-    const error = result.error as { code?: unknown; $error?: unknown };
-    return { requestId: result.requestId, ok: false, code: error.code ?? error.$error };
-  }
-  const summarized = summarizeResult(result) as { value?: unknown };
-  return JSON.parse(toLogJSON({ requestId: result.requestId, ok: true, value: summarized.value ?? null }));
-}
-
-/** Whether a recomputed result equals the recorded one, as `comparable` sees them. */
-function sameResult(actual: OpResult | undefined, recorded: OpResult | undefined): boolean {
-  // The common case without building anything: a write's seq and duplicate flag.
-  if (
-    actual?.ok === true &&
-    recorded?.ok === true &&
-    actual.kind === 'writeMessage' &&
-    recorded.kind === 'writeMessage'
-  ) {
-    const a = actual.value as { seq: number; duplicate: boolean };
-    const r = recorded.value as { seq?: unknown; duplicate?: unknown } | null;
-    return actual.requestId === recorded.requestId && a.seq === r?.seq && a.duplicate === r.duplicate;
-  }
-  return JSON.stringify(comparable(actual)) === JSON.stringify(comparable(recorded));
-}
-
-function recordedError(result: OpResult | undefined): RuntimeError {
-  const error = (result as { error?: { $error?: string; message?: string } } | undefined)?.error;
-  const code = (error?.$error ?? 'STORAGE') as RuntimeError['code'];
-  return new RuntimeError(code, error?.message ?? 'recorded failure');
-}
-
-/** Re-runs the pure validation of a public method; returns the error code it raises, if any. */
-function validationCode(method: string, args: unknown[], maxMessageBytes: number): string | undefined {
-  const [a, b, c, d] = args;
-  try {
-    switch (method) {
-      case 'upsertAgentGroup':
-        parseAgentGroup(a);
-        break;
-      case 'upsertMessagingGroup':
-        parseMessagingGroup(a);
-        break;
-      case 'resolveSession':
-        parseResolve(a);
-        break;
-      case 'writeMessage':
-        validId(a, 'sessionId');
-        parseInboundMessage(b, maxMessageBytes);
-        break;
-      case 'writeOutboundDirect':
-        validId(a, 'sessionId');
-        parseOutboundDirect(b, maxMessageBytes);
-        break;
-      case 'writeSystemResponse':
-        validId(a, 'sessionId');
-        parseText(b, 'requestId');
-        parseText(c, 'status');
-        void d;
-        break;
-      case 'readOutboxFiles':
-        validId(a, 'sessionId');
-        validId(b, 'messageId');
-        parseFilenames(c);
-        break;
-      case 'clearOutbox':
-        validId(a, 'sessionId');
-        validId(b, 'messageId');
-        break;
-      case 'stop':
-        validId(a, 'sessionId');
-        if (b !== null && b !== undefined) parseText(b, 'reason');
-        break;
-      default:
-        validId(a, 'sessionId');
-    }
-    return undefined;
-  } catch (error) {
-    return error instanceof RuntimeError ? error.code : 'THROWN';
-  }
 }
 
 class Replayer {
