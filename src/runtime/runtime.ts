@@ -10,6 +10,7 @@
  * - the supervisor (supervisor.ts): containers, liveness, what follows an exit;
  * - the session loop (session-loop.ts): what commits bring back — delivery (src/delivery/),
  *   violations, scheduled and stranded work (work-scheduler.ts);
+ * - what actors and observers report, as events (relay-events.ts);
  * - start-up (recovery.ts), ownership (ownership.ts), observers (central-watch.ts), the event log,
  *   the dashboard's journal of state changes (session-journal.ts).
  *
@@ -25,7 +26,6 @@ import { EventEmitter } from 'eventemitter3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { InspectionEvent, Observer } from 'xstate';
-import type { SessionEmitted } from '../../machines/session.machine.js';
 import type { ContainerDriver } from '../container/driver.js';
 import { adapterLookup } from '../delivery/router.js';
 import { consoleAdapter } from '../delivery/console-adapter.js';
@@ -43,7 +43,6 @@ import {
   modeOfSession,
   openCentral,
   openCentralReadOnly,
-  setContainerStatus,
   upsertAgentGroup,
   upsertMessagingGroup,
   type SessionRow,
@@ -52,7 +51,7 @@ import type { Db } from '../store/session-db.js';
 import { ActorSystem } from './actor-system.js';
 import { readArgs } from './arguments.js';
 import { guarded, logSettings, noneDriver, readFilter, recordingIds, toInfo, WRITES } from './calls.js';
-import { CentralWatch, type CentralChange } from './central-watch.js';
+import { CentralWatch } from './central-watch.js';
 import { randomIds, systemClock, type IdSource } from './clock.js';
 import { CommitScheduler } from './commit-scheduler.js';
 import { CommitDispatch } from './commit-dispatch.js';
@@ -66,6 +65,7 @@ import {
   type Orphan,
 } from './recovery.js';
 import { Registry } from './registry.js';
+import { relayCentralChange, relayEmitted, type RelayDeps, type StartFailures } from './relay-events.js';
 import type { SessionActor } from './session-actor.js';
 import { SessionHost } from './session-host.js';
 import { SessionJournal } from './session-journal.js';
@@ -133,7 +133,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Batches on a commit thread (also of actors already dropped): whenIdle waits for them. */
   /** closeSession calls in flight, by session. */
   private readonly sessionClosings = new Map<string, Promise<void>>();
-  private readonly startFailures = new EventEmitter<{ failed: (e: { sessionId: string; error: unknown }) => void }>();
+  private readonly startFailures: StartFailures = new EventEmitter();
+  /** Where actors' and observers' reports become events (relay-events.ts). */
+  private readonly relay: RelayDeps;
   /** Set when close() begins: new calls reject RUNTIME_CLOSED from then on. */
   private closing: Promise<void> | undefined;
   /** Set when close() has stopped every part. */
@@ -163,6 +165,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         : undefined;
     const ids = options.ids ?? randomIds(this.clock);
     this.ids = this.recorder === undefined ? ids : recordingIds(ids, this.recorder);
+    this.relay = {
+      central: this.central,
+      lastActive: this.lastActive,
+      recorder: this.recorder,
+      logger: this.logger,
+      startFailures: this.startFailures,
+      emit: (event, payload) => void this.emit(event, payload as never),
+      report: (error, sessionId) => this.report(error, sessionId),
+      info: (row) => this.rowInfo(row),
+    };
     this.violations = new Violations(this.logger, (e) => this.emit('container.violation', e));
     this.commits = new CommitDispatch({
       central: this.central,
@@ -190,7 +202,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       startContainer: (id) => this.supervisor.start(id),
       stopContainer: (id, reason) => this.supervisor.stopHandle(id, reason),
       onResults: (id, results, at, opOf) => this.loop.onResults(id, results, at, opOf),
-      onEmitted: (event) => this.onEmitted(event),
+      onEmitted: (event) => relayEmitted(this.relay, event),
       onError: (id, error) => this.report(error, id),
       onPassivated: (id) => this.journal.dropState(id),
     });
@@ -236,7 +248,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           this.central,
           this.clock,
           this.settings.pollMs,
-          (change) => this.onCentralChange(change),
+          (change) => relayCentralChange(this.relay, change),
           (error) => this.report(toStorageError(error, 'observer poll')),
         )
       : undefined;
@@ -855,64 +867,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // A closed session's actor only reads and clears files: it never writes nor starts a container.
     if (row.status === 'closed' && !actor.sessionClosed) actor.markClosed();
     return actor;
-  }
-
-  /** An observer's view of another process's runtime, as events. */
-  private onCentralChange(change: CentralChange): void {
-    switch (change.type) {
-      case 'created':
-        this.emit('session.created', { session: this.rowInfo(change.row) });
-        return;
-      case 'closed':
-        this.emit('session.closed', { sessionId: change.row.id });
-        return;
-      case 'status':
-        this.emit('container.status', {
-          sessionId: change.row.id,
-          from: change.from,
-          to: change.to,
-          reason: 'seen in the central DB',
-        });
-        return;
-    }
-  }
-
-  private onEmitted(event: SessionEmitted): void {
-    switch (event.type) {
-      case 'container.status': {
-        const at = event.to === 'running' && event.at !== null ? new Date(event.at).toISOString() : null;
-        if (at !== null) this.lastActive.note(event.sessionId, at);
-        try {
-          setContainerStatus(this.central, event.sessionId, event.to, at);
-        } catch (error) {
-          this.report(toStorageError(error, 'container status'), event.sessionId);
-        }
-        this.recorder?.record({
-          k: 'tr',
-          sessionId: event.sessionId,
-          from: event.from,
-          to: event.to,
-          reason: event.reason,
-        });
-        this.emit('container.status', {
-          sessionId: event.sessionId,
-          from: event.from,
-          to: event.to,
-          reason: event.reason,
-        });
-        return;
-      }
-      case 'container.stopFailed':
-        this.report(toStorageError(event.error, 'container stop'), event.sessionId);
-        return;
-      case 'container.startFailed':
-        this.logger.warn({ sessionId: event.sessionId, error: event.error }, 'container start failed');
-        this.startFailures.emit('failed', { sessionId: event.sessionId, error: event.error });
-        return;
-      case 'mailbox.settled':
-      case 'session.passivate':
-        return;
-    }
   }
 }
 

@@ -97,7 +97,8 @@ export function parseSqliteTime(text: string): number {
           scale *= 10;
           i++;
         }
-        seconds += fraction / scale;
+        // SQLite caps the fraction at 0.999 so it never rounds up into the next second.
+        seconds += Math.min(fraction / scale, 0.999);
       }
     }
     timeMs = hour * 3_600_000 + minute * 60_000 + Math.trunc(seconds * 1000 + 0.5);

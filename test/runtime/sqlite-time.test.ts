@@ -86,6 +86,13 @@ describe('parseSqliteTime', () => {
     }
   });
 
+  it('reads a fraction past 0.999 s as 0.999 s, as SQLite does (never the next second)', () => {
+    for (const text of ['1900-01-01T00:00:00.9995', '2000-01-01T00:00:00.9995', '2000-01-01T00:00:59.99999']) {
+      expect({ text, ms: parseSqliteTime(text) }).toEqual({ text, ms: sqliteMs(text) });
+    }
+    expect(parseSqliteTime('2000-01-01T00:00:00.9995')).toBe(Date.UTC(2000, 0, 1, 0, 0, 0, 999));
+  });
+
   it('agrees with SQLite on every date-time text, to the millisecond (property)', () => {
     fc.assert(
       fc.property(timeText, (text) => {
